@@ -1,0 +1,429 @@
+/*
+ * loyalty.h - the whole public API of libloyalty, a loyalty and membership
+ * points ledger.
+ *
+ * Everything a program can do with a ledger is declared here; anything not in
+ * this header is private to the library. The `loyalty` command-line tool uses
+ * nothing else.
+ *
+ * Conventions
+ * - Every function that can fail returns an int result code (enum
+ *   loyalty_result). LOYALTY_OK is 0. Codes are never renumbered.
+ * - When a function fails, the handle keeps a one-line message with the
+ *   detail (which field, which member); read it with loyalty_errmsg().
+ * - Strings passed in are borrowed for the duration of the call only.
+ *   Strings handed to callbacks are valid only during the callback.
+ *   Memory returned by the library (char ** outputs) is released with
+ *   loyalty_free().
+ * - Points are int64_t integers; money is int64_t minor units (12999 = 129.99).
+ *   Every arithmetic step is checked for overflow.
+ * - Every state change is one SQLite transaction (BEGIN IMMEDIATE) holding the
+ *   change and exactly one signed audit entry. A failed call changes nothing.
+ * - Operations carrying a reference (`ref`) are idempotent: the same kind and
+ *   reference with the same parameters returns the original result with
+ *   `replayed` set; with different parameters it fails with
+ *   LOYALTY_ERR_CONFLICT. This holds across processes.
+ *
+ * Thread safety: a loyalty_ledger handle must be used by one thread at a time.
+ * Separate handles (in one process or many) on the same database may be used
+ * concurrently; SQLite's locking serialises writers and the busy timeout
+ * absorbs contention. loyalty_strerror() and loyalty_result_name() are
+ * thread-safe.
+ */
+#ifndef LOYALTY_H
+#define LOYALTY_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(LOYALTY_BUILDING)
+#define LOYALTY_API __attribute__((visibility("default")))
+#else
+#define LOYALTY_API
+#endif
+
+#if defined(__GNUC__)
+#define LOYALTY_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define LOYALTY_WARN_UNUSED
+#endif
+
+/* Library version, as a string and as a number (major*10000 + minor*100 + patch). */
+#define LOYALTY_VERSION_STRING "0.1.0"
+#define LOYALTY_VERSION_NUMBER 100
+
+/* Sizes of identifiers (without the terminating NUL). */
+#define LOYALTY_ID_MAX 64          /* member ids, references, actors */
+#define LOYALTY_CODE_MAX 64        /* reason codes, kinds, currency */
+#define LOYALTY_NOTE_MAX 256       /* free-text notes and award reasons */
+#define LOYALTY_PUBLIC_KEY_HEX 64  /* Ed25519 public key in hex */
+#define LOYALTY_KEY_ID_HEX 16      /* key id in hex */
+#define LOYALTY_HASH_HEX 64        /* BLAKE2b-256 hash in hex */
+
+/*
+ * Result codes. The comment after each says when it is returned and which
+ * exit code the `loyalty` tool maps it to.
+ */
+enum loyalty_result {
+    LOYALTY_OK = 0,                 /* success (exit 0) */
+    LOYALTY_ERR_INTERNAL = 1,       /* a broken invariant or a bug (exit 1) */
+    LOYALTY_ERR_STORAGE = 2,        /* SQLite or file-system failure (exit 1) */
+    LOYALTY_ERR_NOMEM = 3,          /* out of memory (exit 1) */
+    LOYALTY_ERR_MISUSE = 4,         /* API misuse: NULL handle or argument (exit 2) */
+    LOYALTY_ERR_INVALID = 5,        /* invalid input: bad id, amount, field (exit 2) */
+    LOYALTY_ERR_NO_LEDGER = 6,      /* the database does not exist or is not a ledger (exit 3) */
+    LOYALTY_ERR_NOT_FOUND = 7,      /* unknown member, transaction or entry (exit 3) */
+    LOYALTY_ERR_INSUFFICIENT = 8,   /* not enough available points (exit 4) */
+    LOYALTY_ERR_CONFLICT = 9,       /* reference reused with other parameters (exit 5) */
+    LOYALTY_ERR_EXISTS = 10,        /* the ledger is already initialised (exit 5) */
+    LOYALTY_ERR_STATE = 11,         /* wrong state: already reversed, not reversible (exit 5) */
+    LOYALTY_ERR_NOT_PERMITTED = 12, /* not allowed for this actor or member (exit 6) */
+    LOYALTY_ERR_KEY = 13,           /* key file missing, insecure or not the ledger's key (exit 6) */
+    LOYALTY_ERR_VERIFY = 14,        /* audit verification failed (exit 7) */
+    LOYALTY_ERR_BUSY = 15           /* the database stayed locked past the busy timeout (exit 1) */
+};
+
+/* An open ledger. Opaque. */
+typedef struct loyalty_ledger loyalty_ledger;
+
+/* A short English description of a result code. Never NULL. */
+LOYALTY_API const char *loyalty_strerror(int rc);
+
+/* A stable snake_case name for a result code ("not_found"), for JSON output. Never NULL. */
+LOYALTY_API const char *loyalty_result_name(int rc);
+
+/*
+ * The detail message of the last failed call on this handle (one line, no
+ * trailing newline), or "" when the last call succeeded. Valid until the next
+ * call on the handle. Returns a generic text when ledger is NULL.
+ */
+LOYALTY_API const char *loyalty_errmsg(const loyalty_ledger *ledger);
+
+/* Releases memory returned by the library. NULL is a no-op. */
+LOYALTY_API void loyalty_free(void *memory);
+
+/* ------------------------------------------------------------------------ */
+/* Opening and creating                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct loyalty_open_options {
+    const char *db_path;  /* required: path of the SQLite database file */
+    const char *key_path; /* secret key file; NULL means db_path with ".key" appended */
+    const char *actor;    /* who acts: [A-Za-z0-9._:@-]{1,64}; required for writes */
+    int64_t now_us;       /* 0: the system clock; otherwise a fixed time in microseconds
+                             since the Unix epoch (UTC), used for every operation */
+} loyalty_open_options;
+
+/*
+ * Opens an existing ledger. Reading needs no key; the secret key is loaded on
+ * the first write and checked to be the key in force in the audit chain.
+ *
+ * *out is set to a handle even on failure (unless memory ran out, when it is
+ * NULL) so that loyalty_errmsg() can explain; the caller always closes it.
+ *
+ * Returns LOYALTY_OK, LOYALTY_ERR_MISUSE (NULL out/options/db_path),
+ * LOYALTY_ERR_INVALID (bad actor), LOYALTY_ERR_NO_LEDGER (missing file, not a
+ * ledger, or a newer schema), LOYALTY_ERR_STORAGE, LOYALTY_ERR_NOMEM.
+ */
+LOYALTY_API int loyalty_open(loyalty_ledger **out, const loyalty_open_options *options)
+    LOYALTY_WARN_UNUSED;
+
+/*
+ * Creates a new ledger: the database (WAL mode) with every schema migration
+ * applied, the signing key pair when the key file does not exist (mode 0600),
+ * the genesis audit entry naming the public key, and the program.
+ *
+ * program_json is the program as JSON text, or NULL for the default program
+ * (see loyalty_program_load). The handle semantics are those of loyalty_open.
+ *
+ * Returns LOYALTY_OK, LOYALTY_ERR_EXISTS (the database is already a ledger;
+ * nothing is touched), LOYALTY_ERR_INVALID (bad program: the message names
+ * the field), LOYALTY_ERR_KEY (an existing key file is unreadable, malformed
+ * or group/world-readable), LOYALTY_ERR_STORAGE, LOYALTY_ERR_NOMEM,
+ * LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_create(loyalty_ledger **out, const loyalty_open_options *options,
+                               const char *program_json) LOYALTY_WARN_UNUSED;
+
+/* Closes the handle and wipes any key material it held. NULL is a no-op. */
+LOYALTY_API void loyalty_close(loyalty_ledger *ledger);
+
+/* ------------------------------------------------------------------------ */
+/* Program                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Loads a new program (the earning rules) from JSON text. Fields:
+ *   currency        string, 3 upper-case letters       (default "EUR")
+ *   minor_per_unit  integer 1..1000000, minor units in one unit of currency (default 100)
+ *   points_per_unit integer 0..1000000, points per unit of currency        (default 1)
+ * Omitted fields take their defaults; unknown or ill-typed fields are
+ * rejected with LOYALTY_ERR_INVALID and a message naming the field.
+ * On success *version_out (if not NULL) is the new program version.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE,
+ * LOYALTY_ERR_BUSY, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_program_load(loyalty_ledger *ledger, const char *program_json,
+                                     int64_t *version_out) LOYALTY_WARN_UNUSED;
+
+/*
+ * The program in force as compact JSON with every field present, plus
+ * "version". *json_out is freed with loyalty_free().
+ * Returns LOYALTY_OK, LOYALTY_ERR_STORAGE, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_program_show(loyalty_ledger *ledger, char **json_out) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
+/* Members                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* A member's state and points. `available` is what can be spent now. */
+typedef struct loyalty_member_info {
+    char member[LOYALTY_ID_MAX + 1]; /* external id */
+    char status[16];                 /* "active", "frozen" or "closed" */
+    char tier[LOYALTY_CODE_MAX + 1]; /* tier code, "" when the program has no tiers */
+    int64_t balance;                 /* sum of every journal delta */
+    int64_t available;               /* balance - pending - held - expired, never below 0 */
+    int64_t pending;                 /* credited but not yet spendable */
+    int64_t held;                    /* reserved by open holds */
+    int64_t created_us;              /* when the member was added */
+} loyalty_member_info;
+
+/*
+ * Adds a member with an opaque external id ([A-Za-z0-9._:-]{1,64}; no personal
+ * data). Adding an existing id again succeeds with *replayed = 1 and changes
+ * nothing. info and replayed may be NULL.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE,
+ * LOYALTY_ERR_BUSY, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_member_add(loyalty_ledger *ledger, const char *member,
+                                   loyalty_member_info *info, int *replayed) LOYALTY_WARN_UNUSED;
+
+/*
+ * Reads a member's state and balances at the handle's clock.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID (bad id), LOYALTY_ERR_NOT_FOUND,
+ * LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_member_get(loyalty_ledger *ledger, const char *member,
+                                   loyalty_member_info *info) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
+/* Postings: award, redeem, adjust, reverse                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The outcome of any operation that changes a member's points. */
+typedef struct loyalty_posting {
+    int64_t tx;                      /* journal transaction id */
+    char member[LOYALTY_ID_MAX + 1]; /* the member */
+    int64_t points;                  /* signed delta applied to the balance */
+    int replayed;                    /* 1 when the reference had already been applied */
+    int64_t balance;                 /* balance after the call */
+    int64_t available;               /* available after the call */
+    int64_t multiplier_permille;     /* earn multiplier used (purchase awards; 1000 otherwise) */
+    int64_t reversed_tx;             /* for a reversal: the transaction it compensates; else 0 */
+    int64_t audit_seq;               /* the audit entry recording the operation */
+} loyalty_posting;
+
+/*
+ * Award request. Exactly one of amount_minor (a purchase: points are
+ * floor(amount * points_per_unit * multiplier_permille / (minor_per_unit * 1000)))
+ * or points (an explicit bonus) is positive; the other is 0.
+ */
+typedef struct loyalty_award_request {
+    const char *member;   /* external id */
+    const char *ref;      /* idempotency reference [A-Za-z0-9._:-]{1,64} */
+    int64_t amount_minor; /* purchase amount in minor units, 1..10^15, or 0 */
+    int64_t points;       /* bonus points, 1..10^12, or 0 */
+    const char *reason;   /* optional free text (no personal data), up to 256 bytes */
+} loyalty_award_request;
+
+/*
+ * Credits points. A purchase worth 0 points still records the transaction.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_NOT_FOUND (member),
+ * LOYALTY_ERR_CONFLICT, LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY,
+ * LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_award(loyalty_ledger *ledger, const loyalty_award_request *request,
+                              loyalty_posting *result) LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_redeem_request {
+    const char *member;
+    const char *ref;
+    int64_t points; /* 1..10^12 */
+} loyalty_redeem_request;
+
+/*
+ * Spends available points (oldest-expiring lots first).
+ * Returns as loyalty_award, plus LOYALTY_ERR_INSUFFICIENT when fewer points
+ * are available than requested.
+ */
+LOYALTY_API int loyalty_redeem(loyalty_ledger *ledger, const loyalty_redeem_request *request,
+                               loyalty_posting *result) LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_adjust_request {
+    const char *member;
+    const char *ref;
+    int64_t points;     /* signed, non-zero, |points| <= 10^12 */
+    const char *reason; /* required reason code [A-Za-z0-9._:-]{1,64} */
+    const char *note;   /* optional free text (no personal data), up to 256 bytes */
+} loyalty_adjust_request;
+
+/*
+ * A support correction. A negative adjustment needs that many available
+ * points (LOYALTY_ERR_INSUFFICIENT otherwise). Other codes as loyalty_award.
+ */
+LOYALTY_API int loyalty_adjust(loyalty_ledger *ledger, const loyalty_adjust_request *request,
+                               loyalty_posting *result) LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_reverse_request {
+    int64_t tx;         /* the transaction to compensate */
+    const char *ref;
+    const char *reason; /* required reason code */
+} loyalty_reverse_request;
+
+/*
+ * Writes a compensating entry of the opposite sign for an earlier award,
+ * redemption or adjustment. A transaction is reversed at most once. Reversing
+ * a credit whose points were already spent leaves a recorded debt (negative
+ * balance) that later credits repay.
+ * Returns LOYALTY_ERR_NOT_FOUND (no such tx), LOYALTY_ERR_STATE (already
+ * reversed, or a reversal itself), otherwise as loyalty_award.
+ */
+LOYALTY_API int loyalty_reverse(loyalty_ledger *ledger, const loyalty_reverse_request *request,
+                                loyalty_posting *result) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
+/* Reading: history and statistics                                           */
+/* ------------------------------------------------------------------------ */
+
+/* One journal entry, as handed to a history callback. Strings are valid during the callback. */
+typedef struct loyalty_history_entry {
+    int64_t tx;
+    const char *kind;     /* "award", "redeem", "adjust", "reverse" */
+    const char *ref;
+    int64_t points;       /* signed delta */
+    int64_t balance_after;
+    int64_t amount_minor; /* purchase amount, 0 when none */
+    int64_t ts_us;
+    const char *actor;
+    const char *reason;   /* NULL when none */
+    const char *note;     /* NULL when none */
+    int64_t reversed_tx;  /* for a reversal: the tx it compensates; else 0 */
+    int64_t reversed_by;  /* the reversal of this entry, 0 when none */
+} loyalty_history_entry;
+
+/* Called once per entry; return non-zero to stop early (the call then returns LOYALTY_OK). */
+typedef int (*loyalty_history_fn)(void *context, const loyalty_history_entry *entry);
+
+/*
+ * Lists a member's journal newest first: at most `limit` entries (1..1000)
+ * with tx < before_tx (0: from the newest). *next_before is the value to pass
+ * as before_tx for the next page, or 0 when this was the last page.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_NOT_FOUND (member),
+ * LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_history(loyalty_ledger *ledger, const char *member, int64_t limit,
+                                int64_t before_tx, loyalty_history_fn callback, void *context,
+                                int64_t *next_before) LOYALTY_WARN_UNUSED;
+
+/* Program-wide figures. outstanding = issued - redeemed + adjusted + reversed. */
+typedef struct loyalty_stats {
+    int64_t members;
+    int64_t outstanding; /* sum of all balances */
+    int64_t issued;      /* points credited by awards */
+    int64_t redeemed;    /* points spent by redemptions (positive) */
+    int64_t adjusted;    /* net signed sum of adjustments */
+    int64_t reversed;    /* net signed sum of reversals */
+    int64_t transactions;
+} loyalty_stats;
+
+/* Returns LOYALTY_OK, LOYALTY_ERR_INTERNAL (the figures do not add up), LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE. */
+LOYALTY_API int loyalty_stats_get(loyalty_ledger *ledger, loyalty_stats *stats) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
+/* Keys                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The public key in force (the latest in the audit chain) as 64 lower-case
+ * hex characters, and its key id (16 hex). Buffers must hold 65 and 17 bytes.
+ * Returns LOYALTY_OK, LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_key_public(loyalty_ledger *ledger, char public_key_hex[65],
+                                   char key_id_hex[17]) LOYALTY_WARN_UNUSED;
+
+/*
+ * Generates a new signing key pair and appends a rotation entry, signed by the
+ * old key, naming the new public key; later entries are signed by the new
+ * key. The old secret key file is kept as "<key_path>.<old key id>" (never
+ * overwritten: LOYALTY_ERR_EXISTS if that name is taken) and the new secret
+ * key takes the key path (mode 0600). new_public_key_hex/new_key_id_hex may be
+ * NULL; otherwise they must hold 65 and 17 bytes.
+ * Returns LOYALTY_OK, LOYALTY_ERR_KEY, LOYALTY_ERR_EXISTS, LOYALTY_ERR_STORAGE,
+ * LOYALTY_ERR_BUSY, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_key_rotate(loyalty_ledger *ledger, char new_public_key_hex[65],
+                                   char new_key_id_hex[17]) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
+/* Audit chain                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Called with one JSON Lines record (no trailing newline); non-zero stops early. */
+typedef int (*loyalty_line_fn)(void *context, const char *line);
+
+/*
+ * Streams the audit entries with seq >= from_seq (1 for all) in order, one
+ * JSON object per entry with the fields of docs/AUDIT_FORMAT.md.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID (from_seq < 1), LOYALTY_ERR_STORAGE,
+ * LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_audit_export(loyalty_ledger *ledger, int64_t from_seq,
+                                     loyalty_line_fn callback, void *context) LOYALTY_WARN_UNUSED;
+
+/*
+ * A signed checkpoint of the chain head in the text format of
+ * docs/AUDIT_FORMAT.md (several lines, ending in a newline). Needs the secret
+ * key. *text_out is freed with loyalty_free().
+ * Returns LOYALTY_OK, LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE, LOYALTY_ERR_NOMEM,
+ * LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_audit_checkpoint(loyalty_ledger *ledger, char **text_out) LOYALTY_WARN_UNUSED;
+
+/* What loyalty_verify found. */
+typedef struct loyalty_verify_report {
+    int ok;                                /* 1 when everything holds */
+    int64_t entries;                       /* audit entries checked */
+    int64_t head_seq;                      /* seq of the last entry */
+    char head_hash[LOYALTY_HASH_HEX + 1];  /* hash of the last entry, hex */
+    int64_t first_bad_seq;                 /* first entry that fails, 0 when none or a table row differs */
+    char table[64];                        /* on a state mismatch: the table that differs */
+    char row_key[128];                     /* on a state mismatch: the key of the row that differs */
+    char reason[256];                      /* one line: why verification failed */
+} loyalty_verify_report;
+
+/*
+ * Verifies the whole ledger, streaming, in memory that does not grow with it:
+ * the chain is gap-free and linked, each hash recomputes, each signature
+ * verifies under the key in force (starting from trusted_public_key_hex when
+ * not NULL, else the genesis key, following rotations), the checkpoint (text,
+ * may be NULL) is signed by a key of the chain and names an entry of it, and
+ * replaying the signed payloads from an empty ledger reproduces every state
+ * table row for row.
+ * Returns LOYALTY_OK when everything holds, LOYALTY_ERR_VERIFY when something
+ * does not (report says what and where), LOYALTY_ERR_INVALID (malformed key or
+ * checkpoint text), LOYALTY_ERR_STORAGE, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_verify(loyalty_ledger *ledger, const char *trusted_public_key_hex,
+                               const char *checkpoint_text, loyalty_verify_report *report)
+    LOYALTY_WARN_UNUSED;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOYALTY_H */

@@ -1,0 +1,135 @@
+/*
+ * audit.c - appending to the audit chain. Every state change calls
+ * audit_append() exactly once inside its write transaction: the payload is
+ * serialised once to compact JSON (those bytes are what is hashed and
+ * stored, never re-serialised), hashed with the chain's previous hash
+ * (BLAKE2b-256) and signed (Ed25519). The byte layout is the contract of
+ * docs/AUDIT_FORMAT.md.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static const char domain_tag[] = "loyalty-audit-v1"; /* hashed with its NUL */
+
+static void put_u64be(unsigned char out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static void hash_lp(crypto_generichash_state *state, const void *data, size_t length)
+{
+    unsigned char prefix[4] = {(unsigned char)(length >> 24), (unsigned char)(length >> 16),
+                               (unsigned char)(length >> 8), (unsigned char)length};
+    crypto_generichash_update(state, prefix, sizeof prefix);
+    crypto_generichash_update(state, data, length);
+}
+
+/* hash = BLAKE2b-256(tag 0x00 || u64be seq || i64be ts || lp(actor) || lp(action) || lp(payload) || prev) */
+void audit_entry_hash(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
+                      const char *actor, const char *action, const char *payload,
+                      size_t payload_length, const unsigned char prev_hash[HASH_BYTES])
+{
+    crypto_generichash_state state;
+    unsigned char number[8];
+    crypto_generichash_init(&state, NULL, 0, HASH_BYTES);
+    crypto_generichash_update(&state, (const unsigned char *)domain_tag, sizeof domain_tag);
+    put_u64be(number, (uint64_t)seq);
+    crypto_generichash_update(&state, number, sizeof number);
+    put_u64be(number, (uint64_t)ts_us);
+    crypto_generichash_update(&state, number, sizeof number);
+    hash_lp(&state, actor, strlen(actor));
+    hash_lp(&state, action, strlen(action));
+    hash_lp(&state, payload, payload_length);
+    crypto_generichash_update(&state, prev_hash, HASH_BYTES);
+    crypto_generichash_final(&state, out, HASH_BYTES);
+}
+
+/* Compact JSON with fields in insertion order; NULL when value is NULL or memory ran out. */
+char *json_compact(const json_t *value)
+{
+    if (value == NULL)
+        return NULL;
+    return json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+}
+
+static int insert_entry(loyalty_ledger *l, const char *action, const char *payload,
+                        const unsigned char hash[HASH_BYTES], const char *key_id,
+                        const unsigned char sig[crypto_sign_BYTES])
+{
+    static const char sql[] =
+        "INSERT INTO audit (seq, ts_us, actor, action, payload, prev_hash, hash, key_id, sig)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, l->next_seq);
+    sqlite3_bind_int64(st, 2, l->op_now_us);
+    sqlite3_bind_text(st, 3, l->op_actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, payload, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, l->prev_hash, HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, hash, HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, sig, crypto_sign_BYTES, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    return step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "appending audit entry");
+}
+
+/* In replay mode: the re-executed entry must be the signed one, byte for byte. */
+static int check_replayed(loyalty_ledger *l, const char *action, const char *payload,
+                          const unsigned char hash[HASH_BYTES])
+{
+    const audit_source *src = l->replay;
+    if (src->seq != l->next_seq)
+        return fail(l, LOYALTY_ERR_VERIFY, "entry %lld: replay reached seq %lld",
+                    (long long)src->seq, (long long)l->next_seq);
+    if (strcmp(src->action, action) != 0 || strcmp(src->payload, payload) != 0)
+        return fail(l, LOYALTY_ERR_VERIFY,
+                    "entry %lld: re-executing the %s entry gives another payload: %.160s",
+                    (long long)src->seq, src->action, payload);
+    if (sodium_memcmp(src->hash, hash, HASH_BYTES) != 0)
+        return fail(l, LOYALTY_ERR_VERIFY, "entry %lld: hash does not match its content",
+                    (long long)src->seq);
+    return LOYALTY_OK;
+}
+
+/* Appends the operation's audit entry. Takes ownership of payload. */
+int audit_append(loyalty_ledger *l, const char *action, json_t *payload)
+{
+    char *text = json_compact(payload);
+    json_decref(payload);
+    if (text == NULL)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory serialising audit payload");
+    if (l->entries_written != 0) {
+        free(text);
+        return fail(l, LOYALTY_ERR_INTERNAL, "an operation tried to write a second audit entry");
+    }
+    unsigned char hash[HASH_BYTES];
+    unsigned char sig[crypto_sign_BYTES];
+    audit_entry_hash(hash, l->next_seq, l->op_now_us, l->op_actor, action, text, strlen(text),
+                     l->prev_hash);
+    int rc;
+    if (l->replay) {
+        rc = check_replayed(l, action, text, hash);
+        if (rc == LOYALTY_OK) {
+            memcpy(sig, l->replay->sig, sizeof sig);
+            rc = insert_entry(l, action, text, hash, l->replay->key_id, sig);
+        }
+    } else {
+        rc = keys_sign(l, hash, sig);
+        if (rc == LOYALTY_OK)
+            rc = insert_entry(l, action, text, hash, l->key_id, sig);
+    }
+    free(text);
+    if (rc != LOYALTY_OK)
+        return rc;
+    l->entries_written++;
+    l->next_seq++;
+    memcpy(l->prev_hash, hash, HASH_BYTES);
+    return LOYALTY_OK;
+}

@@ -1,0 +1,90 @@
+/*
+ * create.c - creating a new ledger: an empty database file in WAL mode, the
+ * schema, the signing key (made when the key file does not exist), the
+ * genesis entry and the first program, all in one transaction. An existing
+ * file is never touched.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+/* Refuses any path that already holds data: init must change nothing then. */
+static int check_new_path(loyalty_ledger *l)
+{
+    struct stat st;
+    if (stat(l->db_path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return fail(l, LOYALTY_ERR_STORAGE, "%s is a directory", l->db_path);
+        if (st.st_size > 0)
+            return fail(l, LOYALTY_ERR_EXISTS, "%s already exists; nothing was changed", l->db_path);
+    } else if (errno != ENOENT) {
+        return fail(l, LOYALTY_ERR_STORAGE, "cannot use %s: %s", l->db_path, strerror(errno));
+    }
+    return LOYALTY_OK;
+}
+
+static int is_empty_database(loyalty_ledger *l)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = LOYALTY_OK;
+    if (sqlite3_prepare_v2(l->db, "SELECT COUNT(*) FROM sqlite_schema", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        rc = fail_db(l, "inspecting database");
+    else if (sqlite3_column_int64(st, 0) != 0)
+        rc = fail(l, LOYALTY_ERR_EXISTS, "%s is already a ledger; nothing was changed", l->db_path);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Inside BEGIN IMMEDIATE: schema, key, genesis, program. */
+static int build_ledger(loyalty_ledger *l, const program_rules *rules)
+{
+    int rc = is_empty_database(l);
+    if (rc == LOYALTY_OK)
+        rc = migrate_apply_all(l);
+    if (rc == LOYALTY_OK)
+        rc = keys_load_or_create(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    l->op_now_us = clock_now_us(l);
+    l->op_actor = l->actor;
+    l->next_seq = 1;
+    memset(l->prev_hash, 0, sizeof l->prev_hash);
+    l->entries_written = 0;
+    rc = genesis_apply(l, l->public_key);
+    l->entries_written = 0; /* genesis and the program are two entries of one transaction */
+    if (rc == LOYALTY_OK)
+        rc = program_apply(l, rules, NULL);
+    return rc;
+}
+
+LOYALTY_API int loyalty_create(loyalty_ledger **out, const loyalty_open_options *options,
+                               const char *program_json)
+{
+    int rc = db_open_handle(out, options);
+    if (rc != LOYALTY_OK)
+        return rc;
+    loyalty_ledger *l = *out;
+    if (l->actor[0] == '\0')
+        return fail(l, LOYALTY_ERR_INVALID, "an actor is required (--actor or LOYALTY_ACTOR)");
+    program_rules rules;
+    rc = program_parse(l, program_json, &rules);
+    if (rc == LOYALTY_OK)
+        rc = check_new_path(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK)
+        return fail_db(l, "cannot create ledger");
+    rc = db_configure(l);
+    if (rc == LOYALTY_OK)
+        rc = db_exec(l, "PRAGMA journal_mode = WAL");
+    if (rc == LOYALTY_OK)
+        rc = db_exec(l, "BEGIN IMMEDIATE");
+    if (rc != LOYALTY_OK)
+        return rc;
+    l->in_write = 1;
+    return write_end(l, build_ledger(l, &rules));
+}

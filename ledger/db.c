@@ -1,0 +1,308 @@
+/*
+ * db.c - the handle and its SQLite connection: opening and creating a
+ * ledger, connection settings (WAL, synchronous=FULL, foreign keys, busy
+ * timeout), the prepared-statement cache, the clock, and the read and write
+ * transaction protocol described in internal.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "internal.h"
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+    if (copy)
+        memcpy(copy, s, n);
+    return copy;
+}
+
+static char *default_key_path(const char *db_path)
+{
+    size_t n = strlen(db_path);
+    char *path = malloc(n + sizeof ".key");
+    if (path) {
+        memcpy(path, db_path, n);
+        memcpy(path + n, ".key", sizeof ".key");
+    }
+    return path;
+}
+
+/* Allocates a handle and copies the options; no database is opened yet. */
+int db_open_handle(loyalty_ledger **out, const loyalty_open_options *options)
+{
+    if (out == NULL)
+        return LOYALTY_ERR_MISUSE;
+    *out = NULL;
+    if (sodium_init() < 0)
+        return LOYALTY_ERR_INTERNAL;
+    loyalty_ledger *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return LOYALTY_ERR_NOMEM;
+    *out = l;
+    if (options == NULL || options->db_path == NULL || options->db_path[0] == '\0')
+        return fail(l, LOYALTY_ERR_MISUSE, "a database path is required");
+    l->db_path = copy_string(options->db_path);
+    l->key_path = options->key_path ? copy_string(options->key_path)
+                                    : default_key_path(options->db_path);
+    if (l->db_path == NULL || l->key_path == NULL)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory");
+    if (options->actor != NULL) {
+        if (!valid_actor(options->actor))
+            return fail(l, LOYALTY_ERR_INVALID,
+                        "actor must be 1 to %d characters of A-Z a-z 0-9 . _ : @ -",
+                        LOYALTY_ID_MAX);
+        strcpy(l->actor, options->actor);
+    }
+    if (options->now_us < 0)
+        return fail(l, LOYALTY_ERR_INVALID, "the fixed clock must not be before 1970");
+    l->fixed_now_us = options->now_us;
+    return LOYALTY_OK;
+}
+
+int db_exec(loyalty_ledger *l, const char *sql)
+{
+    if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return fail_db(l, "database");
+    return LOYALTY_OK;
+}
+
+/* Per-connection settings. WAL itself is persistent and set at creation. */
+int db_configure(loyalty_ledger *l)
+{
+    sqlite3_busy_timeout(l->db, LIMIT_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(l->db, 1);
+    return db_exec(l, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+}
+
+static int64_t pragma_integer(loyalty_ledger *l, const char *sql, int *rc)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t value = 0;
+    *rc = LOYALTY_OK;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        *rc = fail_db(l, "reading database header");
+        return 0;
+    }
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        value = sqlite3_column_int64(st, 0);
+    else
+        *rc = fail_db(l, "reading database header");
+    sqlite3_finalize(st);
+    return value;
+}
+
+/* Checks that the open file is a ledger this library can use. */
+static int check_is_ledger(loyalty_ledger *l)
+{
+    int rc;
+    int64_t app = pragma_integer(l, "PRAGMA application_id", &rc);
+    if (rc != LOYALTY_OK)
+        return rc == LOYALTY_ERR_NO_LEDGER
+                   ? fail(l, rc, "%s is not a loyalty ledger (not a database)", l->db_path)
+                   : rc;
+    if (app != LEDGER_APPLICATION_ID)
+        return fail(l, LOYALTY_ERR_NO_LEDGER, "%s is not a loyalty ledger", l->db_path);
+    return migrate_check_version(l);
+}
+
+LOYALTY_API int loyalty_open(loyalty_ledger **out, const loyalty_open_options *options)
+{
+    int rc = db_open_handle(out, options);
+    if (rc != LOYALTY_OK)
+        return rc;
+    loyalty_ledger *l = *out;
+    struct stat st;
+    if (stat(l->db_path, &st) != 0)
+        return fail(l, errno == ENOENT ? LOYALTY_ERR_NO_LEDGER : LOYALTY_ERR_STORAGE,
+                    "cannot open ledger %s: %s%s", l->db_path, strerror(errno),
+                    errno == ENOENT ? " (create it with 'loyalty init')" : "");
+    if (!S_ISREG(st.st_mode))
+        return fail(l, LOYALTY_ERR_NO_LEDGER, "%s is not a loyalty ledger (not a regular file)",
+                    l->db_path);
+    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        /* A read-only file still serves auditors and look-ups. */
+        sqlite3_close(l->db);
+        l->db = NULL;
+        if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+            return fail_db(l, "cannot open ledger");
+    }
+    rc = db_configure(l);
+    if (rc == LOYALTY_OK)
+        rc = check_is_ledger(l);
+    return rc;
+}
+
+LOYALTY_API void loyalty_close(loyalty_ledger *l)
+{
+    if (l == NULL)
+        return;
+    for (int i = 0; i < l->statement_count; i++)
+        sqlite3_finalize(l->statements[i].statement);
+    if (l->db)
+        sqlite3_close_v2(l->db);
+    keys_wipe(l);
+    free(l->db_path);
+    free(l->key_path);
+    sodium_memzero(l, sizeof *l);
+    free(l);
+}
+
+LOYALTY_API void loyalty_free(void *memory)
+{
+    free(memory);
+}
+
+/*
+ * Returns the cached prepared statement for sql (identified by the address
+ * of the literal), reset and with no bindings; NULL with the error recorded.
+ */
+sqlite3_stmt *stmt(loyalty_ledger *l, const char *sql)
+{
+    for (int i = 0; i < l->statement_count; i++) {
+        if (l->statements[i].sql == sql) {
+            sqlite3_stmt *st = l->statements[i].statement;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return st;
+        }
+    }
+    if (l->statement_count == LIMIT_STATEMENT_CACHE) {
+        fail(l, LOYALTY_ERR_INTERNAL, "statement cache full");
+        return NULL;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        fail_db(l, "preparing statement");
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    l->statements[l->statement_count].sql = sql;
+    l->statements[l->statement_count].statement = st;
+    l->statement_count++;
+    return st;
+}
+
+/* Resets every cached statement so that none keeps a read transaction open. */
+static void reset_statements(loyalty_ledger *l)
+{
+    for (int i = 0; i < l->statement_count; i++)
+        sqlite3_reset(l->statements[i].statement);
+}
+
+int64_t clock_now_us(const loyalty_ledger *l)
+{
+    if (l->fixed_now_us > 0)
+        return l->fixed_now_us;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Reads seq and hash of the chain head into the write state. */
+static int load_chain_head(loyalty_ledger *l)
+{
+    static const char sql[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != HASH_BYTES)
+            return fail(l, LOYALTY_ERR_INTERNAL, "audit head hash has the wrong size");
+        l->next_seq = sqlite3_column_int64(st, 0) + 1;
+        memcpy(l->prev_hash, sqlite3_column_blob(st, 1), HASH_BYTES);
+    } else if (step == SQLITE_DONE) {
+        l->next_seq = 1;
+        memset(l->prev_hash, 0, HASH_BYTES);
+    } else {
+        return fail_db(l, "reading the audit head");
+    }
+    sqlite3_reset(st);
+    return LOYALTY_OK;
+}
+
+/*
+ * Starts a state change: BEGIN IMMEDIATE (so the write lock is taken before
+ * anything is read and two writers cannot both decide on stale data), the
+ * operation's clock and actor, the chain head and the signing key.
+ */
+int write_begin(loyalty_ledger *l)
+{
+    if (l == NULL)
+        return LOYALTY_ERR_MISUSE;
+    clear_error(l);
+    if (l->db == NULL)
+        return fail(l, LOYALTY_ERR_MISUSE, "the ledger is not open");
+    l->entries_written = 0;
+    if (l->replay) {
+        l->op_now_us = l->replay->ts_us;
+        l->op_actor = l->replay->actor;
+        return load_chain_head(l);
+    }
+    if (l->actor[0] == '\0')
+        return fail(l, LOYALTY_ERR_INVALID,
+                    "an actor is required for changes (--actor or LOYALTY_ACTOR)");
+    if (sqlite3_db_readonly(l->db, "main") == 1)
+        return fail(l, LOYALTY_ERR_STORAGE, "%s is read-only", l->db_path);
+    int rc = db_exec(l, "BEGIN IMMEDIATE");
+    if (rc != LOYALTY_OK)
+        return rc;
+    l->in_write = 1;
+    l->op_now_us = clock_now_us(l);
+    l->op_actor = l->actor;
+    rc = load_chain_head(l);
+    if (rc == LOYALTY_OK && l->next_seq > 1)
+        rc = keys_ensure_signing(l);
+    if (rc != LOYALTY_OK)
+        return write_end(l, rc);
+    return LOYALTY_OK;
+}
+
+/* Commits when rc is LOYALTY_OK, otherwise rolls back; returns the final code. */
+int write_end(loyalty_ledger *l, int rc)
+{
+    if (l->replay)
+        return rc;
+    if (!l->in_write)
+        return rc;
+    reset_statements(l);
+    if (rc == LOYALTY_OK) {
+        if (l->entries_written > 1)
+            rc = fail(l, LOYALTY_ERR_INTERNAL, "an operation wrote %d audit entries",
+                      l->entries_written);
+        else if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            rc = fail_db(l, "commit");
+    }
+    if (rc != LOYALTY_OK && !sqlite3_get_autocommit(l->db))
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    l->in_write = 0;
+    return rc;
+}
+
+/* A read snapshot: several SELECTs that must agree with each other. */
+int read_begin(loyalty_ledger *l)
+{
+    if (l == NULL)
+        return LOYALTY_ERR_MISUSE;
+    clear_error(l);
+    if (l->db == NULL)
+        return fail(l, LOYALTY_ERR_MISUSE, "the ledger is not open");
+    if (l->replay || !sqlite3_get_autocommit(l->db))
+        return LOYALTY_OK;
+    return db_exec(l, "BEGIN");
+}
+
+void read_end(loyalty_ledger *l)
+{
+    reset_statements(l);
+    if (l->replay || l->in_write)
+        return;
+    if (!sqlite3_get_autocommit(l->db))
+        sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+}

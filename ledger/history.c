@@ -1,0 +1,140 @@
+/*
+ * history.c - reading the journal: a member's history newest first in
+ * pages, and the program-wide statistics (checked to add up).
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static const char *optional_text(sqlite3_stmt *st, int column)
+{
+    return sqlite3_column_type(st, column) == SQLITE_NULL ? NULL
+                                                          : (const char *)sqlite3_column_text(st, column);
+}
+
+static int list_page(loyalty_ledger *l, int64_t member_id, int64_t limit, int64_t before_tx,
+                     loyalty_history_fn callback, void *context, int64_t *next_before)
+{
+    static const char sql[] =
+        "SELECT j.tx, j.kind, j.ref, j.points, j.balance_after, COALESCE(j.amount_minor, 0),"
+        " j.ts_us, j.actor, j.reason, j.note, COALESCE(j.reverses_tx, 0),"
+        " COALESCE((SELECT r.tx FROM journal r WHERE r.reverses_tx = j.tx), 0)"
+        " FROM journal j WHERE j.member_id = ? AND j.tx < ? ORDER BY j.tx DESC LIMIT ?";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member_id);
+    sqlite3_bind_int64(st, 2, before_tx > 0 ? before_tx : INT64_MAX);
+    sqlite3_bind_int64(st, 3, limit + 1);
+    int64_t count = 0, last_tx = 0;
+    int step, stopped = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (++count > limit) {
+            *next_before = last_tx;
+            break;
+        }
+        loyalty_history_entry e = {
+            .tx = sqlite3_column_int64(st, 0),
+            .kind = (const char *)sqlite3_column_text(st, 1),
+            .ref = (const char *)sqlite3_column_text(st, 2),
+            .points = sqlite3_column_int64(st, 3),
+            .balance_after = sqlite3_column_int64(st, 4),
+            .amount_minor = sqlite3_column_int64(st, 5),
+            .ts_us = sqlite3_column_int64(st, 6),
+            .actor = (const char *)sqlite3_column_text(st, 7),
+            .reason = optional_text(st, 8),
+            .note = optional_text(st, 9),
+            .reversed_tx = sqlite3_column_int64(st, 10),
+            .reversed_by = sqlite3_column_int64(st, 11),
+        };
+        last_tx = e.tx;
+        if (!stopped && callback(context, &e) != 0)
+            stopped = 1;
+    }
+    int ok = step == SQLITE_ROW || step == SQLITE_DONE;
+    sqlite3_reset(st);
+    return ok ? LOYALTY_OK : fail_db(l, "reading history");
+}
+
+LOYALTY_API int loyalty_history(loyalty_ledger *l, const char *member, int64_t limit,
+                                int64_t before_tx, loyalty_history_fn callback, void *context,
+                                int64_t *next_before)
+{
+    if (callback == NULL || next_before == NULL)
+        return l ? fail(l, LOYALTY_ERR_MISUSE, "callback and next_before are required")
+                 : LOYALTY_ERR_MISUSE;
+    *next_before = 0;
+    int rc = read_begin(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    rc = check_id(l, "member id", member);
+    if (rc == LOYALTY_OK && (limit < 1 || limit > LIMIT_HISTORY_PAGE_MAX))
+        rc = fail(l, LOYALTY_ERR_INVALID, "limit must be between 1 and %d", LIMIT_HISTORY_PAGE_MAX);
+    if (rc == LOYALTY_OK && before_tx < 0)
+        rc = fail(l, LOYALTY_ERR_INVALID, "before must be a positive transaction id");
+    member_row row;
+    if (rc == LOYALTY_OK)
+        rc = member_find(l, member, &row);
+    if (rc == LOYALTY_OK)
+        rc = list_page(l, row.id, limit, before_tx, callback, context, next_before);
+    read_end(l);
+    return rc;
+}
+
+static int single_integer(loyalty_ledger *l, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return step == SQLITE_ROW ? LOYALTY_OK : fail_db(l, "reading statistics");
+}
+
+static int sum_by_kind(loyalty_ledger *l, loyalty_stats *s)
+{
+    static const char sql[] = "SELECT kind, SUM(points), COUNT(*) FROM journal GROUP BY kind";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *kind = (const char *)sqlite3_column_text(st, 0);
+        int64_t sum = sqlite3_column_int64(st, 1);
+        s->transactions += sqlite3_column_int64(st, 2);
+        if (strcmp(kind, "award") == 0)
+            s->issued = sum;
+        else if (strcmp(kind, "redeem") == 0)
+            s->redeemed = -sum;
+        else if (strcmp(kind, "adjust") == 0)
+            s->adjusted = sum;
+        else if (strcmp(kind, "reverse") == 0)
+            s->reversed = sum;
+    }
+    sqlite3_reset(st);
+    return step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "reading statistics");
+}
+
+LOYALTY_API int loyalty_stats_get(loyalty_ledger *l, loyalty_stats *s)
+{
+    static const char sql_members[] = "SELECT COUNT(*) FROM members";
+    static const char sql_outstanding[] = "SELECT COALESCE(SUM(balance), 0) FROM members";
+    if (s == NULL)
+        return l ? fail(l, LOYALTY_ERR_MISUSE, "stats is required") : LOYALTY_ERR_MISUSE;
+    memset(s, 0, sizeof *s);
+    int rc = read_begin(l);
+    if (rc == LOYALTY_OK)
+        rc = single_integer(l, sql_members, &s->members);
+    if (rc == LOYALTY_OK)
+        rc = single_integer(l, sql_outstanding, &s->outstanding);
+    if (rc == LOYALTY_OK)
+        rc = sum_by_kind(l, s);
+    read_end(l);
+    if (rc == LOYALTY_OK && s->outstanding != s->issued - s->redeemed + s->adjusted + s->reversed)
+        rc = fail(l, LOYALTY_ERR_INTERNAL,
+                  "outstanding %lld differs from issued - redeemed + adjusted + reversed",
+                  (long long)s->outstanding);
+    return rc;
+}

@@ -1,0 +1,201 @@
+/*
+ * internal.h - declarations shared by the files of ledger/ and nothing else:
+ * the handle's layout, the write-transaction protocol, the audit append, the
+ * statement cache and the pure rules. Not installed.
+ *
+ * The write protocol every state-changing operation follows:
+ *
+ *     rc = write_begin(l);               BEGIN IMMEDIATE, clock, signing key
+ *     if (rc == LOYALTY_OK) rc = xxx_apply(l, request, result);
+ *     rc = write_end(l, rc);             COMMIT on success, else ROLLBACK
+ *
+ * xxx_apply() validates, changes state and calls audit_append() exactly once
+ * (unless it found a replay, when it changes nothing). In replay mode (used
+ * by loyalty_verify) the same xxx_apply() functions re-execute the signed
+ * payloads against a fresh ledger; audit_append() then checks that the
+ * payload it is given is byte for byte the one that was signed.
+ */
+#ifndef LOYALTY_INTERNAL_H
+#define LOYALTY_INTERNAL_H
+
+#include <sqlite3.h>
+#include <sodium.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "loyalty.h"
+#include "limits.h"
+
+#define HASH_BYTES 32 /* BLAKE2b-256 */
+#define REQUEST_HASH_BYTES 16
+
+/* The migrations, generated from the schema/ migrations by schema/embed.sh. */
+extern const char *const loyalty_migrations[];
+extern const int loyalty_migration_count;
+
+/* SQLite application_id marking a loyalty ledger ("LOY1"). */
+#define LEDGER_APPLICATION_ID 0x4C4F5931
+
+/* One signed entry of another chain, re-executed in replay mode. */
+typedef struct audit_source {
+    int64_t seq;
+    int64_t ts_us;
+    const char *actor;
+    const char *action;
+    const char *payload;
+    const unsigned char *prev_hash; /* HASH_BYTES */
+    const unsigned char *hash;      /* HASH_BYTES */
+    const unsigned char *sig;       /* crypto_sign_BYTES */
+    const char *key_id;
+} audit_source;
+
+/* The program in force, as the rules need it. */
+typedef struct program_rules {
+    int64_t version;
+    char currency[8];
+    int64_t minor_per_unit;
+    int64_t points_per_unit;
+} program_rules;
+
+typedef struct cached_statement {
+    const char *sql; /* identity: the address of a string literal */
+    sqlite3_stmt *statement;
+} cached_statement;
+
+struct loyalty_ledger {
+    sqlite3 *db;
+    char *db_path;
+    char *key_path;
+    char actor[LOYALTY_ID_MAX + 1];
+    int64_t fixed_now_us;
+    char errmsg[LIMIT_ERRMSG_BYTES];
+    int error_code; /* the code fail() last recorded */
+    cached_statement statements[LIMIT_STATEMENT_CACHE];
+    int statement_count;
+
+    /* Signing key: guarded memory, no access while idle. */
+    unsigned char *secret_key; /* crypto_sign_SECRETKEYBYTES, sodium_malloc'd */
+    unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+    char key_id[LOYALTY_KEY_ID_HEX + 1]; /* "" when no key loaded */
+
+    /* The write in progress. */
+    int in_write;
+    int64_t op_now_us;          /* the operation's time */
+    const char *op_actor;       /* the operation's actor */
+    int64_t next_seq;           /* seq the next audit entry takes */
+    unsigned char prev_hash[HASH_BYTES];
+    int entries_written;        /* audit entries in this operation: 0 or 1 */
+
+    /* Replay mode (verify): entries come from another chain. */
+    const audit_source *replay;
+};
+
+/* --- errors.c ------------------------------------------------------------ */
+int fail(loyalty_ledger *l, int rc, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+int fail_db(loyalty_ledger *l, const char *what);
+int rc_from_sqlite(int sqlite_rc);
+void clear_error(loyalty_ledger *l);
+
+/* --- validate.c ---------------------------------------------------------- */
+int valid_id(const char *s);          /* [A-Za-z0-9._:-]{1,64} */
+int valid_actor(const char *s);       /* [A-Za-z0-9._:@-]{1,64} */
+int valid_text(const char *s, size_t max_bytes); /* UTF-8, no control characters, non-empty */
+int check_id(loyalty_ledger *l, const char *what, const char *s);
+int check_points(loyalty_ledger *l, const char *what, int64_t points);
+int check_optional_text(loyalty_ledger *l, const char *what, const char *s, size_t max_bytes);
+
+/* --- db.c ---------------------------------------------------------------- */
+int db_open_handle(loyalty_ledger **out, const loyalty_open_options *options);
+int db_configure(loyalty_ledger *l);
+sqlite3_stmt *stmt(loyalty_ledger *l, const char *sql);
+int db_exec(loyalty_ledger *l, const char *sql);
+int64_t clock_now_us(const loyalty_ledger *l);
+int write_begin(loyalty_ledger *l);
+int write_end(loyalty_ledger *l, int rc);
+int read_begin(loyalty_ledger *l);
+void read_end(loyalty_ledger *l);
+
+/* --- migrate.c ----------------------------------------------------------- */
+int migrate_apply_all(loyalty_ledger *l);
+int migrate_check_version(loyalty_ledger *l);
+
+/* --- keys.c -------------------------------------------------------------- */
+int keys_load_or_create(loyalty_ledger *l);
+int keys_load_file(loyalty_ledger *l, const char *path);
+int keys_ensure_signing(loyalty_ledger *l);
+int keys_sign(loyalty_ledger *l, const unsigned char hash[HASH_BYTES],
+              unsigned char sig[crypto_sign_BYTES]);
+void keys_wipe(loyalty_ledger *l);
+void key_id_of(const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+               char key_id[LOYALTY_KEY_ID_HEX + 1]);
+int keys_record(loyalty_ledger *l, const unsigned char public_key[crypto_sign_PUBLICKEYBYTES],
+                int64_t from_seq);
+int genesis_apply(loyalty_ledger *l, const unsigned char public_key[crypto_sign_PUBLICKEYBYTES]);
+int key_rotation_apply(loyalty_ledger *l, const unsigned char new_public_key[crypto_sign_PUBLICKEYBYTES]);
+
+/* --- audit.c ------------------------------------------------------------- */
+int audit_append(loyalty_ledger *l, const char *action, json_t *payload);
+void audit_entry_hash(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
+                      const char *actor, const char *action, const char *payload,
+                      size_t payload_length, const unsigned char prev_hash[HASH_BYTES]);
+char *json_compact(const json_t *value);
+
+/* --- export.c ------------------------------------------------------------ */
+void checkpoint_digest(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
+                       const unsigned char hash[HASH_BYTES]);
+
+/* --- program.c ----------------------------------------------------------- */
+int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules);
+json_t *program_to_json(const program_rules *rules);
+int program_current(loyalty_ledger *l, program_rules *rules);
+int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *version_out);
+int earn_points(const program_rules *rules, int64_t amount_minor, int64_t multiplier_permille,
+                int64_t *points_out);
+
+/* --- members.c ----------------------------------------------------------- */
+typedef struct member_row {
+    int64_t id;
+    char external_id[LOYALTY_ID_MAX + 1];
+    char status[16];
+    char tier[LOYALTY_CODE_MAX + 1];
+    int64_t balance;
+    int64_t debt;
+    int64_t created_us;
+} member_row;
+int member_find(loyalty_ledger *l, const char *external_id, member_row *row);
+int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row);
+int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed);
+int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *info);
+int member_set_balance(loyalty_ledger *l, int64_t member_id, int64_t balance, int64_t debt);
+
+/* --- lots.c -------------------------------------------------------------- */
+typedef struct lot_sums {
+    int64_t available; /* spendable now */
+    int64_t pending;   /* not yet spendable */
+    int64_t expired;   /* past expiry, not yet swept */
+} lot_sums;
+int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums);
+int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t points,
+                int64_t available_us, int64_t expires_us);
+int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t prefer_tx,
+               int allow_debt);
+
+/* --- journal.c ----------------------------------------------------------- */
+int award_apply(loyalty_ledger *l, const loyalty_award_request *request, loyalty_posting *result);
+int redeem_apply(loyalty_ledger *l, const loyalty_redeem_request *request, loyalty_posting *result);
+int adjust_apply(loyalty_ledger *l, const loyalty_adjust_request *request, loyalty_posting *result);
+int reverse_apply(loyalty_ledger *l, const loyalty_reverse_request *request, loyalty_posting *result);
+
+/* --- replay.c ------------------------------------------------------------ */
+int replay_entry(loyalty_ledger *l, const audit_source *source);
+
+/* --- verify_tables.c ----------------------------------------------------- */
+int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report);
+
+/* Checked arithmetic: return 0 on success, 1 on overflow. */
+static inline int add_i64(int64_t a, int64_t b, int64_t *out) { return __builtin_add_overflow(a, b, out); }
+static inline int sub_i64(int64_t a, int64_t b, int64_t *out) { return __builtin_sub_overflow(a, b, out); }
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * limits.h - every bound the ledger enforces, in one place, each with the
+ * reason for its value. Inputs outside these bounds are rejected with
+ * LOYALTY_ERR_INVALID before anything is written.
+ */
+#ifndef LOYALTY_LIMITS_H
+#define LOYALTY_LIMITS_H
+
+#include <stdint.h>
+
+/* Largest points delta of one operation: 10^12 leaves six orders of magnitude
+ * of headroom below INT64_MAX for balances summed over many operations. */
+#define LIMIT_POINTS_MAX INT64_C(1000000000000)
+
+/* Largest purchase amount in minor units: 10^15 (ten trillion in a currency
+ * with cents) is above any real order and keeps amount * rate inside 128 bits. */
+#define LIMIT_AMOUNT_MAX INT64_C(1000000000000000)
+
+/* Earn-rate fields of the program: a million minor units per unit and a
+ * million points per unit cover every real currency and program. */
+#define LIMIT_MINOR_PER_UNIT_MAX INT64_C(1000000)
+#define LIMIT_POINTS_PER_UNIT_MAX INT64_C(1000000)
+
+/* Multipliers are per mille; 100x is the largest a tier may grant. */
+#define LIMIT_MULTIPLIER_PERMILLE_MAX INT64_C(100000)
+
+/* A history page: large enough for any screen, small enough to bound work. */
+#define LIMIT_HISTORY_PAGE_MAX 1000
+
+/* A program file: a program with many tiers and benefits fits in 1 MiB. */
+#define LIMIT_PROGRAM_BYTES (1024 * 1024)
+
+/* How long a writer waits for the database lock before reporting BUSY. */
+#define LIMIT_BUSY_TIMEOUT_MS 30000
+
+/* Prepared statements cached per handle. */
+#define LIMIT_STATEMENT_CACHE 64
+
+/* Longest per-handle error message. */
+#define LIMIT_ERRMSG_BYTES 512
+
+#endif

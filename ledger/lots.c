@@ -1,0 +1,176 @@
+/*
+ * lots.c - lots: every credit creates one (earned, available from, expires
+ * at); debits consume them first-expiring-first, never touching expired
+ * points. A clawback that finds too few points records the shortfall as the
+ * member's debt, which the next credits repay before they create spendable
+ * points. Invariant, checked after every change:
+ *     member.balance = sum(lots.remaining) - member.debt, debt >= 0.
+ */
+#include "internal.h"
+
+int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums)
+{
+    static const char sql[] =
+        "SELECT"
+        " COALESCE(SUM(CASE WHEN available_us <= ?2 AND (expires_us IS NULL OR expires_us > ?2)"
+        "   THEN remaining END), 0),"
+        " COALESCE(SUM(CASE WHEN available_us > ?2 AND (expires_us IS NULL OR expires_us > ?2)"
+        "   THEN remaining END), 0),"
+        " COALESCE(SUM(CASE WHEN expires_us <= ?2 THEN remaining END), 0)"
+        " FROM lots WHERE member_id = ?1 AND remaining > 0";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member_id);
+    sqlite3_bind_int64(st, 2, now_us);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        sums->available = sqlite3_column_int64(st, 0);
+        sums->pending = sqlite3_column_int64(st, 1);
+        sums->expired = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return step == SQLITE_ROW ? LOYALTY_OK : fail_db(l, "summing lots");
+}
+
+/* Asserts the lots invariant for one member after a change. */
+static int check_member(loyalty_ledger *l, const member_row *member)
+{
+    static const char sql[] =
+        "SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE member_id = ? AND remaining > 0";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member->id);
+    int step = sqlite3_step(st);
+    int64_t remaining = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW)
+        return fail_db(l, "checking lots");
+    if (member->debt < 0 || remaining - member->debt != member->balance)
+        return fail(l, LOYALTY_ERR_INTERNAL,
+                    "invariant broken for member %s: balance %lld, lots %lld, debt %lld",
+                    member->external_id, (long long)member->balance, (long long)remaining,
+                    (long long)member->debt);
+    return LOYALTY_OK;
+}
+
+static int store_balance(loyalty_ledger *l, member_row *member)
+{
+    int rc = member_set_balance(l, member->id, member->balance, member->debt);
+    return rc == LOYALTY_OK ? check_member(l, member) : rc;
+}
+
+/* Credits points: repays debt first, the rest becomes a lot. */
+int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t points,
+                int64_t available_us, int64_t expires_us)
+{
+    static const char sql[] =
+        "INSERT INTO lots (member_id, tx, earned_us, available_us, expires_us, points, remaining)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)";
+    if (points <= 0)
+        return fail(l, LOYALTY_ERR_INTERNAL, "a credit must be positive");
+    if (add_i64(member->balance, points, &member->balance))
+        return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
+    int64_t repaid = member->debt < points ? member->debt : points;
+    member->debt -= repaid;
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member->id);
+    sqlite3_bind_int64(st, 2, tx);
+    sqlite3_bind_int64(st, 3, l->op_now_us);
+    sqlite3_bind_int64(st, 4, available_us);
+    if (expires_us > 0)
+        sqlite3_bind_int64(st, 5, expires_us);
+    else
+        sqlite3_bind_null(st, 5);
+    sqlite3_bind_int64(st, 6, points);
+    sqlite3_bind_int64(st, 7, points - repaid);
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return fail_db(l, "creating lot");
+    return store_balance(l, member);
+}
+
+/*
+ * Finds the next lot to consume: the preferred transaction's own lot first
+ * (pending or not), then spendable lots first-expiring-first, then (only for
+ * clawbacks) pending lots. Returns SQLITE_ROW with *lot_id and *remaining set,
+ * or SQLITE_DONE when none is left.
+ */
+static int next_lot(loyalty_ledger *l, int64_t member_id, int64_t prefer_tx, int include_pending,
+                    int64_t *lot_id, int64_t *remaining, int *rc)
+{
+    static const char sql[] =
+        "SELECT id, remaining FROM lots"
+        " WHERE member_id = ?1 AND remaining > 0 AND (expires_us IS NULL OR expires_us > ?2)"
+        "   AND (tx = ?3 OR available_us <= ?2 OR ?4)"
+        " ORDER BY tx = ?3 DESC, available_us > ?2, expires_us IS NULL, expires_us, id LIMIT 1";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL) {
+        *rc = l->error_code;
+        return SQLITE_ERROR;
+    }
+    sqlite3_bind_int64(st, 1, member_id);
+    sqlite3_bind_int64(st, 2, l->op_now_us);
+    sqlite3_bind_int64(st, 3, prefer_tx);
+    sqlite3_bind_int(st, 4, include_pending);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *lot_id = sqlite3_column_int64(st, 0);
+        *remaining = sqlite3_column_int64(st, 1);
+    } else if (step != SQLITE_DONE) {
+        *rc = fail_db(l, "choosing lot");
+    }
+    sqlite3_reset(st);
+    return step;
+}
+
+static int consume_lot(loyalty_ledger *l, int64_t lot_id, int64_t taken)
+{
+    static const char sql[] = "UPDATE lots SET remaining = remaining - ? WHERE id = ?";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, taken);
+    sqlite3_bind_int64(st, 2, lot_id);
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    return step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "consuming lot");
+}
+
+/*
+ * Debits points from the member's lots. prefer_tx (0: none) names a credit
+ * whose own lot goes first. With allow_debt (clawbacks) pending lots are
+ * used too and any shortfall becomes debt; otherwise a shortfall is
+ * LOYALTY_ERR_INSUFFICIENT (callers check availability first).
+ */
+int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t prefer_tx,
+               int allow_debt)
+{
+    if (points <= 0)
+        return fail(l, LOYALTY_ERR_INTERNAL, "a debit must be positive");
+    int64_t left = points;
+    int rc = LOYALTY_OK;
+    while (left > 0) {
+        int64_t lot_id = 0, remaining = 0;
+        int step = next_lot(l, member->id, prefer_tx, allow_debt, &lot_id, &remaining, &rc);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW)
+            return rc;
+        int64_t taken = remaining < left ? remaining : left;
+        rc = consume_lot(l, lot_id, taken);
+        if (rc != LOYALTY_OK)
+            return rc;
+        left -= taken;
+    }
+    if (left > 0 && !allow_debt)
+        return fail(l, LOYALTY_ERR_INSUFFICIENT, "member %s has fewer than %lld available points",
+                    member->external_id, (long long)points);
+    if (add_i64(member->debt, left, &member->debt) || sub_i64(member->balance, points, &member->balance))
+        return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
+    return store_balance(l, member);
+}

@@ -1,0 +1,162 @@
+/*
+ * members.c - members: opaque external ids with a status, a tier, a cached
+ * balance and a recorded debt. Adding is idempotent by id; reading combines
+ * the member row with the sums of its lots at the handle's clock.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MEMBER_COLUMNS "id, external_id, status, COALESCE(tier, ''), balance, debt, created_us"
+
+static void copy_column(char *out, size_t size, sqlite3_stmt *st, int column)
+{
+    const unsigned char *text = sqlite3_column_text(st, column);
+    snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, const char *what)
+{
+    int step = sqlite3_step(st);
+    int rc = LOYALTY_OK;
+    if (step == SQLITE_ROW) {
+        row->id = sqlite3_column_int64(st, 0);
+        copy_column(row->external_id, sizeof row->external_id, st, 1);
+        copy_column(row->status, sizeof row->status, st, 2);
+        copy_column(row->tier, sizeof row->tier, st, 3);
+        row->balance = sqlite3_column_int64(st, 4);
+        row->debt = sqlite3_column_int64(st, 5);
+        row->created_us = sqlite3_column_int64(st, 6);
+    } else if (step == SQLITE_DONE) {
+        rc = fail(l, LOYALTY_ERR_NOT_FOUND, "no member %s", what);
+    } else {
+        rc = fail_db(l, "reading member");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int member_find(loyalty_ledger *l, const char *external_id, member_row *row)
+{
+    static const char sql[] = "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
+    return read_member(l, st, row, external_id);
+}
+
+int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row)
+{
+    static const char sql[] = "SELECT " MEMBER_COLUMNS " FROM members WHERE id = ?";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, id);
+    return read_member(l, st, row, "with this internal id");
+}
+
+int member_set_balance(loyalty_ledger *l, int64_t member_id, int64_t balance, int64_t debt)
+{
+    static const char sql[] = "UPDATE members SET balance = ?, debt = ? WHERE id = ?";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, balance);
+    sqlite3_bind_int64(st, 2, debt);
+    sqlite3_bind_int64(st, 3, member_id);
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return fail_db(l, "updating balance");
+    return sqlite3_changes(l->db) == 1 ? LOYALTY_OK
+                                       : fail(l, LOYALTY_ERR_INTERNAL, "member row vanished");
+}
+
+/* Adds the member unless the id exists (then *replayed = 1 and nothing is written). */
+int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed)
+{
+    static const char sql[] = "INSERT INTO members (external_id, created_us) VALUES (?, ?)";
+    int rc = check_id(l, "member id", external_id);
+    if (rc != LOYALTY_OK)
+        return rc;
+    member_row existing;
+    rc = member_find(l, external_id, &existing);
+    if (rc == LOYALTY_OK) {
+        *replayed = 1;
+        return LOYALTY_OK;
+    }
+    if (rc != LOYALTY_ERR_NOT_FOUND)
+        return rc;
+    clear_error(l);
+    *replayed = 0;
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, l->op_now_us);
+    int step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return fail_db(l, "adding member");
+    json_t *payload = json_object();
+    json_object_set_new(payload, "member", json_string(external_id));
+    return audit_append(l, "member_add", payload);
+}
+
+/* Fills the public view of a member: the row plus its lot sums at the clock. */
+int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *info)
+{
+    lot_sums sums;
+    int64_t now_us = l->in_write || l->replay ? l->op_now_us : clock_now_us(l);
+    int rc = lots_sum(l, row->id, now_us, &sums);
+    if (rc != LOYALTY_OK)
+        return rc;
+    memset(info, 0, sizeof *info);
+    snprintf(info->member, sizeof info->member, "%s", row->external_id);
+    snprintf(info->status, sizeof info->status, "%s", row->status);
+    snprintf(info->tier, sizeof info->tier, "%s", row->tier);
+    info->balance = row->balance;
+    info->pending = sums.pending;
+    info->held = 0;
+    info->available = sums.available;
+    info->created_us = row->created_us;
+    return LOYALTY_OK;
+}
+
+LOYALTY_API int loyalty_member_add(loyalty_ledger *l, const char *member,
+                                   loyalty_member_info *info, int *replayed)
+{
+    int was_replayed = 0;
+    int rc = write_begin(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    rc = member_add_apply(l, member, &was_replayed);
+    member_row row;
+    if (rc == LOYALTY_OK && info)
+        rc = member_find(l, member, &row);
+    if (rc == LOYALTY_OK && info)
+        rc = member_info(l, &row, info);
+    rc = write_end(l, rc);
+    if (rc == LOYALTY_OK && replayed)
+        *replayed = was_replayed;
+    return rc;
+}
+
+LOYALTY_API int loyalty_member_get(loyalty_ledger *l, const char *member, loyalty_member_info *info)
+{
+    if (info == NULL)
+        return l ? fail(l, LOYALTY_ERR_MISUSE, "info is required") : LOYALTY_ERR_MISUSE;
+    int rc = read_begin(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    rc = check_id(l, "member id", member);
+    member_row row;
+    if (rc == LOYALTY_OK)
+        rc = member_find(l, member, &row);
+    if (rc == LOYALTY_OK)
+        rc = member_info(l, &row, info);
+    read_end(l);
+    return rc;
+}

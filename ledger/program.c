@@ -1,0 +1,222 @@
+/*
+ * program.c - the program: the earning rules loaded from JSON, validated
+ * field by field (unknown and ill-typed fields are refused by name), stored
+ * as numbered versions with an audit entry each, and the pure earn rule.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static void program_defaults(program_rules *rules)
+{
+    memset(rules, 0, sizeof *rules);
+    strcpy(rules->currency, "EUR");
+    rules->minor_per_unit = 100;
+    rules->points_per_unit = 1;
+}
+
+static int parse_integer_field(loyalty_ledger *l, const char *name, json_t *value, int64_t min,
+                               int64_t max, int64_t *out)
+{
+    if (!json_is_integer(value) || json_integer_value(value) < min ||
+        json_integer_value(value) > max)
+        return fail(l, LOYALTY_ERR_INVALID, "program field '%s' must be an integer from %lld to %lld",
+                    name, (long long)min, (long long)max);
+    *out = json_integer_value(value);
+    return LOYALTY_OK;
+}
+
+static int parse_currency(loyalty_ledger *l, json_t *value, program_rules *rules)
+{
+    const char *s = json_string_value(value);
+    if (s == NULL || strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' ||
+        s[2] < 'A' || s[2] > 'Z')
+        return fail(l, LOYALTY_ERR_INVALID,
+                    "program field 'currency' must be a string of 3 upper-case letters (ISO 4217)");
+    strcpy(rules->currency, s);
+    return LOYALTY_OK;
+}
+
+static int parse_field(loyalty_ledger *l, const char *key, json_t *value, program_rules *rules)
+{
+    if (strcmp(key, "currency") == 0)
+        return parse_currency(l, value, rules);
+    if (strcmp(key, "minor_per_unit") == 0)
+        return parse_integer_field(l, key, value, 1, LIMIT_MINOR_PER_UNIT_MAX, &rules->minor_per_unit);
+    if (strcmp(key, "points_per_unit") == 0)
+        return parse_integer_field(l, key, value, 0, LIMIT_POINTS_PER_UNIT_MAX,
+                                   &rules->points_per_unit);
+    return fail(l, LOYALTY_ERR_INVALID, "unknown program field '%.64s'", key);
+}
+
+/* Parses and validates program JSON; omitted fields take their defaults. */
+int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules)
+{
+    program_defaults(rules);
+    if (json_text == NULL)
+        return LOYALTY_OK;
+    if (strlen(json_text) > LIMIT_PROGRAM_BYTES)
+        return fail(l, LOYALTY_ERR_INVALID, "program is larger than %d bytes", LIMIT_PROGRAM_BYTES);
+    json_error_t error;
+    json_t *root = json_loads(json_text, JSON_REJECT_DUPLICATES, &error);
+    if (root == NULL)
+        return fail(l, LOYALTY_ERR_INVALID, "program is not valid JSON (line %d, column %d): %s",
+                    error.line, error.column, error.text);
+    int rc = LOYALTY_OK;
+    if (!json_is_object(root))
+        rc = fail(l, LOYALTY_ERR_INVALID, "program must be a JSON object");
+    const char *key;
+    json_t *value;
+    json_object_foreach(root, key, value)
+    {
+        if (rc == LOYALTY_OK)
+            rc = parse_field(l, key, value, rules);
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* The canonical JSON of a program: every field, in a fixed order. */
+json_t *program_to_json(const program_rules *rules)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "currency", json_string(rules->currency));
+    json_object_set_new(o, "minor_per_unit", json_integer(rules->minor_per_unit));
+    json_object_set_new(o, "points_per_unit", json_integer(rules->points_per_unit));
+    return o;
+}
+
+int program_current(loyalty_ledger *l, program_rules *rules)
+{
+    static const char sql[] = "SELECT version, currency, minor_per_unit, points_per_unit"
+                              " FROM program ORDER BY version DESC LIMIT 1";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    int step = sqlite3_step(st);
+    int rc = LOYALTY_OK;
+    if (step == SQLITE_ROW) {
+        memset(rules, 0, sizeof *rules);
+        rules->version = sqlite3_column_int64(st, 0);
+        const char *currency = (const char *)sqlite3_column_text(st, 1);
+        snprintf(rules->currency, sizeof rules->currency, "%s", currency ? currency : "");
+        rules->minor_per_unit = sqlite3_column_int64(st, 2);
+        rules->points_per_unit = sqlite3_column_int64(st, 3);
+    } else {
+        rc = step == SQLITE_DONE ? fail(l, LOYALTY_ERR_INTERNAL, "the ledger has no program")
+                                 : fail_db(l, "reading the program");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Stores a new program version and its audit entry. */
+int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *version_out)
+{
+    static const char sql_max[] = "SELECT COALESCE(MAX(version), 0) FROM program";
+    static const char sql_insert[] =
+        "INSERT INTO program (version, loaded_us, actor, body, currency, minor_per_unit,"
+        " points_per_unit) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = stmt(l, sql_max);
+    if (st == NULL)
+        return l->error_code;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return fail_db(l, "reading program version");
+    int64_t version = sqlite3_column_int64(st, 0) + 1;
+    sqlite3_reset(st);
+    json_t *body = program_to_json(rules);
+    char *body_text = json_compact(body);
+    if (body_text == NULL) {
+        json_decref(body);
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory");
+    }
+    st = stmt(l, sql_insert);
+    int rc = st ? LOYALTY_OK : l->error_code;
+    if (rc == LOYALTY_OK) {
+        sqlite3_bind_int64(st, 1, version);
+        sqlite3_bind_int64(st, 2, l->op_now_us);
+        sqlite3_bind_text(st, 3, l->op_actor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, body_text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, rules->currency, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, rules->minor_per_unit);
+        sqlite3_bind_int64(st, 7, rules->points_per_unit);
+        rc = sqlite3_step(st) == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "storing the program");
+        sqlite3_reset(st);
+    }
+    free(body_text);
+    if (rc != LOYALTY_OK) {
+        json_decref(body);
+        return rc;
+    }
+    json_t *payload = json_object();
+    json_object_set_new(payload, "version", json_integer(version));
+    json_object_set_new(payload, "program", body);
+    rc = audit_append(l, "program_load", payload);
+    if (rc == LOYALTY_OK && version_out)
+        *version_out = version;
+    return rc;
+}
+
+/*
+ * floor(amount * points_per_unit * multiplier / (minor_per_unit * 1000)) in
+ * 128-bit arithmetic: every factor is bounded (limits.h) so the product fits.
+ * Returns non-zero when the result does not fit in the points range.
+ */
+int earn_points(const program_rules *rules, int64_t amount_minor, int64_t multiplier_permille,
+                int64_t *points_out)
+{
+    __extension__ typedef __int128 wide;
+    if (amount_minor < 0 || amount_minor > LIMIT_AMOUNT_MAX || multiplier_permille < 0 ||
+        multiplier_permille > LIMIT_MULTIPLIER_PERMILLE_MAX || rules->minor_per_unit < 1 ||
+        rules->points_per_unit < 0)
+        return 1;
+    wide numerator = (wide)amount_minor * rules->points_per_unit * multiplier_permille;
+    wide denominator = (wide)rules->minor_per_unit * 1000;
+    wide points = numerator / denominator;
+    if (points > LIMIT_POINTS_MAX)
+        return 1;
+    *points_out = (int64_t)points;
+    return 0;
+}
+
+LOYALTY_API int loyalty_program_load(loyalty_ledger *l, const char *program_json,
+                                     int64_t *version_out)
+{
+    if (l == NULL)
+        return LOYALTY_ERR_MISUSE;
+    clear_error(l);
+    if (program_json == NULL)
+        return fail(l, LOYALTY_ERR_MISUSE, "program text is required");
+    program_rules rules;
+    int rc = program_parse(l, program_json, &rules);
+    if (rc != LOYALTY_OK)
+        return rc;
+    rc = write_begin(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    return write_end(l, program_apply(l, &rules, version_out));
+}
+
+LOYALTY_API int loyalty_program_show(loyalty_ledger *l, char **json_out)
+{
+    if (json_out == NULL)
+        return l ? fail(l, LOYALTY_ERR_MISUSE, "json_out is required") : LOYALTY_ERR_MISUSE;
+    *json_out = NULL;
+    program_rules rules;
+    int rc = read_begin(l);
+    if (rc == LOYALTY_OK)
+        rc = program_current(l, &rules);
+    read_end(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_integer(rules.version));
+    json_t *fields = program_to_json(&rules);
+    json_object_update(o, fields);
+    json_decref(fields);
+    *json_out = json_compact(o);
+    json_decref(o);
+    return *json_out ? LOYALTY_OK : fail(l, LOYALTY_ERR_NOMEM, "out of memory");
+}

@@ -1,0 +1,133 @@
+/*
+ * replay.c - re-executing one signed audit entry against a replay ledger.
+ * The payload is parsed back into the request that produced it and handed
+ * to the very same *_apply() function that wrote the original; in replay
+ * mode audit_append() then insists that the regenerated payload is the
+ * signed one byte for byte. Used by loyalty_verify (verify.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *text_field(json_t *payload, const char *key)
+{
+    return json_string_value(json_object_get(payload, key));
+}
+
+static int64_t integer_field(json_t *payload, const char *key)
+{
+    json_t *v = json_object_get(payload, key);
+    return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static int public_key_field(json_t *payload, unsigned char public_key[crypto_sign_PUBLICKEYBYTES])
+{
+    const char *hex = text_field(payload, "public_key");
+    size_t length = 0;
+    if (hex == NULL || strlen(hex) != LOYALTY_PUBLIC_KEY_HEX ||
+        sodium_hex2bin(public_key, crypto_sign_PUBLICKEYBYTES, hex, LOYALTY_PUBLIC_KEY_HEX, NULL,
+                       &length, NULL) != 0 ||
+        length != crypto_sign_PUBLICKEYBYTES)
+        return -1;
+    return 0;
+}
+
+static int replay_program(loyalty_ledger *l, json_t *payload)
+{
+    char *text = json_compact(json_object_get(payload, "program"));
+    if (text == NULL)
+        return fail(l, LOYALTY_ERR_VERIFY, "program_load entry has no program");
+    program_rules rules;
+    int rc = program_parse(l, text, &rules);
+    free(text);
+    return rc == LOYALTY_OK ? program_apply(l, &rules, NULL) : rc;
+}
+
+static int replay_member_add(loyalty_ledger *l, json_t *payload)
+{
+    int replayed = 0;
+    int rc = member_add_apply(l, text_field(payload, "member"), &replayed);
+    if (rc == LOYALTY_OK && replayed)
+        rc = fail(l, LOYALTY_ERR_VERIFY, "adds member %s, who already exists",
+                  text_field(payload, "member"));
+    return rc;
+}
+
+/* Dispatches a posting; a posting that only replays an earlier one was never signed. */
+static int replay_posting(loyalty_ledger *l, const char *action, json_t *p)
+{
+    loyalty_posting result;
+    memset(&result, 0, sizeof result);
+    int rc;
+    if (strcmp(action, "award") == 0) {
+        int64_t amount = integer_field(p, "amount");
+        loyalty_award_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
+                                   .amount_minor = amount,
+                                   .points = amount ? 0 : integer_field(p, "points"),
+                                   .reason = text_field(p, "reason")};
+        rc = award_apply(l, &r, &result);
+    } else if (strcmp(action, "redeem") == 0) {
+        loyalty_redeem_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
+                                    .points = -integer_field(p, "points")};
+        rc = redeem_apply(l, &r, &result);
+    } else if (strcmp(action, "adjust") == 0) {
+        loyalty_adjust_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
+                                    .points = integer_field(p, "points"),
+                                    .reason = text_field(p, "reason"), .note = text_field(p, "note")};
+        rc = adjust_apply(l, &r, &result);
+    } else {
+        loyalty_reverse_request r = {.tx = integer_field(p, "reverses"), .ref = text_field(p, "ref"),
+                                     .reason = text_field(p, "reason")};
+        rc = reverse_apply(l, &r, &result);
+    }
+    if (rc == LOYALTY_OK && result.replayed)
+        rc = fail(l, LOYALTY_ERR_VERIFY, "repeats reference %s, already applied",
+                  text_field(p, "ref"));
+    return rc;
+}
+
+static int dispatch(loyalty_ledger *l, const char *action, json_t *payload)
+{
+    unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+    if (strcmp(action, "genesis") == 0 || strcmp(action, "key_rotate") == 0) {
+        if (public_key_field(payload, public_key) != 0)
+            return fail(l, LOYALTY_ERR_VERIFY, "%s entry has no valid public key", action);
+        return action[0] == 'g' ? genesis_apply(l, public_key) : key_rotation_apply(l, public_key);
+    }
+    if (strcmp(action, "program_load") == 0)
+        return replay_program(l, payload);
+    if (strcmp(action, "member_add") == 0)
+        return replay_member_add(l, payload);
+    if (strcmp(action, "award") == 0 || strcmp(action, "redeem") == 0 ||
+        strcmp(action, "adjust") == 0 || strcmp(action, "reverse") == 0)
+        return replay_posting(l, action, payload);
+    return fail(l, LOYALTY_ERR_VERIFY, "unknown action '%.64s'", action);
+}
+
+/*
+ * Re-executes source on the replay ledger l. On failure the handle's message
+ * says why; the code is LOYALTY_ERR_VERIFY for anything the entry itself
+ * causes, or a storage/memory code.
+ */
+int replay_entry(loyalty_ledger *l, const audit_source *source)
+{
+    json_error_t error;
+    json_t *payload = json_loads(source->payload, JSON_REJECT_DUPLICATES, &error);
+    if (!json_is_object(payload)) {
+        json_decref(payload);
+        return fail(l, LOYALTY_ERR_VERIFY, "payload is not a JSON object");
+    }
+    l->replay = source;
+    int rc = write_begin(l);
+    if (rc == LOYALTY_OK)
+        rc = dispatch(l, source->action, payload);
+    if (rc == LOYALTY_OK && l->entries_written != 1)
+        rc = fail(l, LOYALTY_ERR_VERIFY, "re-executing the entry wrote no audit entry");
+    l->replay = NULL;
+    json_decref(payload);
+    if (rc != LOYALTY_OK && rc != LOYALTY_ERR_VERIFY && rc != LOYALTY_ERR_STORAGE &&
+        rc != LOYALTY_ERR_NOMEM)
+        rc = LOYALTY_ERR_VERIFY; /* the entry asks for something the ledger refuses */
+    return rc;
+}

@@ -1,0 +1,164 @@
+/*
+ * verify_tables.c - the last step of verification: every table of the
+ * ledger must equal, row for row and column for column, the table that
+ * replaying the signed history produced. Tables are discovered from the
+ * schema, so tables added by later migrations are compared too. Both sides
+ * are streamed in primary-key order; memory stays constant.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define SQL_MAX 1024
+
+/* "SELECT * FROM "t" ORDER BY pk..." with identifiers quoted; 0 on success. */
+static int select_sql(sqlite3 *db, const char *table, char *sql, size_t size)
+{
+    static const char pk_sql[] = "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk";
+    char *order = sqlite3_mprintf("%s", "");
+    sqlite3_stmt *st = NULL;
+    if (order == NULL || sqlite3_prepare_v2(db, pk_sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_free(order);
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (order && sqlite3_step(st) == SQLITE_ROW) {
+        char *next = sqlite3_mprintf("%s%s\"%w\"", order, order[0] ? ", " : "",
+                                     (const char *)sqlite3_column_text(st, 0));
+        sqlite3_free(order);
+        order = next;
+    }
+    sqlite3_finalize(st);
+    if (order == NULL)
+        return -1;
+    int n = snprintf(sql, size, "SELECT * FROM \"%s\" ORDER BY %s", table,
+                     order[0] ? order : "rowid");
+    sqlite3_free(order);
+    return n > 0 && (size_t)n < size && strchr(table, '"') == NULL ? 0 : -1;
+}
+
+static int same_value(sqlite3_stmt *a, sqlite3_stmt *b, int column)
+{
+    int type = sqlite3_column_type(a, column);
+    if (type != sqlite3_column_type(b, column))
+        return 0;
+    switch (type) {
+    case SQLITE_NULL:
+        return 1;
+    case SQLITE_INTEGER:
+        return sqlite3_column_int64(a, column) == sqlite3_column_int64(b, column);
+    case SQLITE_FLOAT:
+        return 0; /* the ledger stores no floating point; one appearing is tampering */
+    default: {
+        int n = sqlite3_column_bytes(a, column);
+        return n == sqlite3_column_bytes(b, column) &&
+               (n == 0 || memcmp(sqlite3_column_blob(a, column), sqlite3_column_blob(b, column),
+                                 (size_t)n) == 0);
+    }
+    }
+}
+
+/* The row's key for the report: its first column, plus its first text column when it has one. */
+static void describe_row(sqlite3_stmt *st, char *out, size_t size)
+{
+    int written = snprintf(out, size, "%s=%s", sqlite3_column_name(st, 0),
+                           (const char *)sqlite3_column_text(st, 0));
+    for (int c = 1; c < sqlite3_column_count(st) && written > 0 && (size_t)written < size; c++) {
+        if (sqlite3_column_type(st, c) == SQLITE_TEXT) {
+            snprintf(out + written, size - (size_t)written, " %s=%.64s", sqlite3_column_name(st, c),
+                     (const char *)sqlite3_column_text(st, c));
+            break;
+        }
+    }
+}
+
+static int mismatch(loyalty_ledger *l, loyalty_verify_report *r, const char *table,
+                    sqlite3_stmt *row, const char *reason)
+{
+    r->first_bad_seq = 0;
+    snprintf(r->table, sizeof r->table, "%s", table);
+    describe_row(row, r->row_key, sizeof r->row_key);
+    snprintf(r->reason, sizeof r->reason, "table %s, row %s: %s", table, r->row_key, reason);
+    return fail(l, LOYALTY_ERR_VERIFY, "%s", r->reason);
+}
+
+static int compare_rows(loyalty_ledger *l, loyalty_verify_report *r, const char *table,
+                        sqlite3_stmt *mine, sqlite3_stmt *replayed)
+{
+    char reason[256];
+    int columns = sqlite3_column_count(mine);
+    if (columns != sqlite3_column_count(replayed))
+        return mismatch(l, r, table, mine, "the table's columns differ from the schema");
+    for (int c = 0; c < columns; c++) {
+        if (!same_value(mine, replayed, c)) {
+            const char *have = (const char *)sqlite3_column_text(mine, c);
+            const char *want = (const char *)sqlite3_column_text(replayed, c);
+            snprintf(reason, sizeof reason,
+                     "column %s is %.40s in the ledger but %.40s by the signed history",
+                     sqlite3_column_name(mine, c), have ? have : "NULL", want ? want : "NULL");
+            return mismatch(l, r, table, mine, reason);
+        }
+    }
+    return LOYALTY_OK;
+}
+
+static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *r,
+                         const char *table)
+{
+    char sql[SQL_MAX];
+    sqlite3_stmt *mine = NULL, *replayed = NULL;
+    if (select_sql(l->db, table, sql, sizeof sql) != 0)
+        return fail(l, LOYALTY_ERR_VERIFY, "table %.64s cannot be read for comparison", table);
+    int rc = LOYALTY_OK;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &mine, NULL) != SQLITE_OK)
+        rc = fail_db(l, "reading a table to compare");
+    else if (sqlite3_prepare_v2(scratch->db, sql, -1, &replayed, NULL) != SQLITE_OK)
+        rc = fail(l, LOYALTY_ERR_STORAGE, "reading the replayed table %s", table);
+    while (rc == LOYALTY_OK) {
+        int a = sqlite3_step(mine), b = sqlite3_step(replayed);
+        if (a == SQLITE_DONE && b == SQLITE_DONE)
+            break;
+        if (a == SQLITE_ROW && b == SQLITE_ROW)
+            rc = compare_rows(l, r, table, mine, replayed);
+        else if (a == SQLITE_ROW && b == SQLITE_DONE)
+            rc = mismatch(l, r, table, mine, "the row is not in the signed history");
+        else if (a == SQLITE_DONE && b == SQLITE_ROW)
+            rc = mismatch(l, r, table, replayed, "the row of the signed history is missing");
+        else
+            rc = fail_db(l, "comparing tables");
+    }
+    sqlite3_finalize(mine);
+    sqlite3_finalize(replayed);
+    return rc;
+}
+
+/* Both databases must hold the same tables; then each is compared. */
+int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report)
+{
+    static const char sql[] = "SELECT name FROM sqlite_schema WHERE type = 'table'"
+                              " AND name NOT LIKE 'sqlite_%' ORDER BY name";
+    sqlite3_stmt *mine = NULL, *replayed = NULL;
+    int rc = LOYALTY_OK;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &mine, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(scratch->db, sql, -1, &replayed, NULL) != SQLITE_OK)
+        rc = fail_db(l, "listing tables");
+    while (rc == LOYALTY_OK) {
+        int a = sqlite3_step(mine), b = sqlite3_step(replayed);
+        if (a == SQLITE_DONE && b == SQLITE_DONE)
+            break;
+        const char *table_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : "";
+        const char *table_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : "";
+        if (a != SQLITE_ROW || b != SQLITE_ROW || strcmp(table_a, table_b) != 0) {
+            snprintf(report->table, sizeof report->table, "%s", a == SQLITE_ROW ? table_a : table_b);
+            snprintf(report->reason, sizeof report->reason, "the ledger's tables differ from the schema"
+                     " (%s)", report->table);
+            rc = fail(l, LOYALTY_ERR_VERIFY, "%s", report->reason);
+        } else {
+            rc = compare_table(l, scratch, report, table_a);
+        }
+    }
+    sqlite3_finalize(mine);
+    sqlite3_finalize(replayed);
+    return rc;
+}
