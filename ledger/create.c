@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -38,14 +40,31 @@ static int is_empty_database(loyalty_ledger *l)
     return rc;
 }
 
+/*
+ * Removes the database this call created (it was absent or empty before and
+ * the creating transaction rolled back, so it holds nothing), so that a
+ * corrected retry of init is not refused as "already exists".
+ */
+static void remove_created(loyalty_ledger *l)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char path[4096];
+    if (l->db) {
+        sqlite3_close_v2(l->db);
+        l->db = NULL;
+    }
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        if (snprintf(path, sizeof path, "%s%s", l->db_path, suffixes[i]) < (int)sizeof path)
+            unlink(path);
+    }
+}
+
 /* Inside BEGIN IMMEDIATE: schema, key, genesis, program. */
 static int build_ledger(loyalty_ledger *l, const program_rules *rules)
 {
     int rc = is_empty_database(l);
     if (rc == LOYALTY_OK)
         rc = migrate_apply_all(l);
-    if (rc == LOYALTY_OK)
-        rc = keys_load_or_create(l);
     if (rc != LOYALTY_OK)
         return rc;
     l->op_now_us = clock_now_us(l);
@@ -73,18 +92,25 @@ LOYALTY_API int loyalty_create(loyalty_ledger **out, const loyalty_open_options 
     rc = program_parse(l, program_json, &rules);
     if (rc == LOYALTY_OK)
         rc = check_new_path(l);
+    /* The key first: a key problem must not leave a database file behind. */
+    if (rc == LOYALTY_OK)
+        rc = keys_load_or_create(l);
     if (rc != LOYALTY_OK)
         return rc;
     if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK)
-        return fail_db(l, "cannot create ledger");
-    rc = db_configure(l);
+        rc = fail_db(l, "cannot create ledger");
+    if (rc == LOYALTY_OK)
+        rc = db_configure(l);
     if (rc == LOYALTY_OK)
         rc = db_exec(l, "PRAGMA journal_mode = WAL");
     if (rc == LOYALTY_OK)
         rc = db_exec(l, "BEGIN IMMEDIATE");
-    if (rc != LOYALTY_OK)
-        return rc;
-    l->in_write = 1;
-    return write_end(l, build_ledger(l, &rules));
+    if (rc == LOYALTY_OK) {
+        l->in_write = 1;
+        rc = write_end(l, build_ledger(l, &rules));
+    }
+    if (rc != LOYALTY_OK && rc != LOYALTY_ERR_EXISTS)
+        remove_created(l);
+    return rc;
 }

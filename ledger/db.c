@@ -300,6 +300,8 @@ int read_begin(loyalty_ledger *l)
 
 void read_end(loyalty_ledger *l)
 {
+    if (l == NULL || l->db == NULL)
+        return;
     reset_statements(l);
     if (l->replay || l->in_write)
         return;

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "loyalty.h"
-#include "limits.h"
+#include "ledger_limits.h"
 
 #define HASH_BYTES 32 /* BLAKE2b-256 */
 #define REQUEST_HASH_BYTES 16

@@ -223,6 +223,26 @@ static int key_in_force(loyalty_ledger *l, unsigned char public_key[crypto_sign_
     return LOYALTY_OK;
 }
 
+/* Whether the handle's loaded key is exactly this public key (not just its id). */
+static int holds_key(const loyalty_ledger *l, const unsigned char public_key[crypto_sign_PUBLICKEYBYTES])
+{
+    return l->secret_key != NULL &&
+           sodium_memcmp(l->public_key, public_key, crypto_sign_PUBLICKEYBYTES) == 0;
+}
+
+/* A key already in memory is still refused once its file became group- or world-accessible. */
+static int check_key_file_mode(loyalty_ledger *l)
+{
+    struct stat st;
+    if (stat(l->key_path, &st) != 0)
+        return fail(l, LOYALTY_ERR_KEY, "cannot read key file %s: %s", l->key_path, strerror(errno));
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        return fail(l, LOYALTY_ERR_KEY,
+                    "key file %s is accessible by group or others (mode %03o); run chmod 600 on it",
+                    l->key_path, (unsigned)(st.st_mode & 0777));
+    return LOYALTY_OK;
+}
+
 /* Path of the key file a rotation writes before it takes the key path. */
 static char *pending_key_path(const char *key_path)
 {
@@ -248,16 +268,16 @@ int keys_ensure_signing(loyalty_ledger *l)
     int rc = key_in_force(l, public_key, key_id);
     if (rc != LOYALTY_OK)
         return rc;
-    if (l->secret_key && strcmp(l->key_id, key_id) == 0)
-        return LOYALTY_OK;
+    if (l->secret_key && holds_key(l, public_key))
+        return check_key_file_mode(l);
     rc = keys_load_file(l, l->key_path);
     if (rc != LOYALTY_OK)
         return rc;
-    if (strcmp(l->key_id, key_id) == 0)
+    if (holds_key(l, public_key))
         return LOYALTY_OK;
     char *pending = pending_key_path(l->key_path);
     if (pending && access(pending, F_OK) == 0 && keys_load_file(l, pending) == LOYALTY_OK &&
-        strcmp(l->key_id, key_id) == 0 && rename(pending, l->key_path) == 0) {
+        holds_key(l, public_key) && rename(pending, l->key_path) == 0) {
         sync_parent(l->key_path);
         free(pending);
         return LOYALTY_OK;

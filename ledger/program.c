@@ -161,7 +161,7 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
 
 /*
  * floor(amount * points_per_unit * multiplier / (minor_per_unit * 1000)) in
- * 128-bit arithmetic: every factor is bounded (limits.h) so the product fits.
+ * 128-bit arithmetic: every factor is bounded (ledger_limits.h) so the product fits.
  * Returns non-zero when the result does not fit in the points range.
  */
 int earn_points(const program_rules *rules, int64_t amount_minor, int64_t multiplier_permille,

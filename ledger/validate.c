@@ -35,15 +35,37 @@ int valid_actor(const char *s)
     return n > 0;
 }
 
-/* Length of the UTF-8 sequence starting at s, or 0 when it is malformed. */
+/*
+ * Length of the well-formed UTF-8 sequence starting at s, or 0 when it is
+ * malformed: overlong forms, UTF-16 surrogates and code points above
+ * U+10FFFF are refused (the JSON serialiser refuses them too, and a text
+ * must reach the signed payload exactly as it was accepted).
+ */
 static size_t utf8_sequence(const unsigned char *s)
 {
     if (s[0] < 0x80)
         return 1;
-    size_t n = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (n == 0 || s[0] == 0xc0 || s[0] == 0xc1 || s[0] > 0xf4)
+    unsigned char low = 0x80, high = 0xbf;
+    size_t n;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4;
+    else
         return 0;
-    for (size_t i = 1; i < n; i++)
+    if (s[0] == 0xe0)
+        low = 0xa0; /* overlong */
+    else if (s[0] == 0xed)
+        high = 0x9f; /* surrogates */
+    else if (s[0] == 0xf0)
+        low = 0x90; /* overlong */
+    else if (s[0] == 0xf4)
+        high = 0x8f; /* above U+10FFFF */
+    if (s[1] < low || s[1] > high)
+        return 0;
+    for (size_t i = 2; i < n; i++)
         if ((s[i] & 0xc0) != 0x80)
             return 0;
     return n;

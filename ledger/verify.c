@@ -141,8 +141,6 @@ static int take_key(verifier *v, const audit_source *e)
     if (!ok)
         return verdict(v, e->seq, NULL, NULL, "names no valid public key");
     key_id_of(v->key, v->key_id);
-    if (v->have_trusted && memcmp(v->key, v->trusted, sizeof v->key) == 0)
-        v->trusted_seen = 1;
     return LOYALTY_OK;
 }
 
@@ -176,6 +174,9 @@ static int check_link_and_signature(verifier *v, const audit_source *e, int64_t 
     }
     if (crypto_sign_verify_detached(e->sig, e->hash, HASH_BYTES, v->key) != 0)
         return verdict(v, e->seq, NULL, NULL, "signature does not verify");
+    /* A trusted key counts only once it has signed an entry: merely being named proves nothing. */
+    if (v->have_trusted && memcmp(v->key, v->trusted, sizeof v->key) == 0)
+        v->trusted_seen = 1;
     return e->seq == 1 ? LOYALTY_OK : take_key(v, e);
 }
 

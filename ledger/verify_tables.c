@@ -59,11 +59,28 @@ static int same_value(sqlite3_stmt *a, sqlite3_stmt *b, int column)
     }
 }
 
+/* A column's value as printable text: blobs in hex (truncated), NULL as "NULL". */
+static const char *printable(sqlite3_stmt *st, int column, char *buffer, size_t size)
+{
+    int type = sqlite3_column_type(st, column);
+    if (type == SQLITE_NULL)
+        return "NULL";
+    if (type == SQLITE_BLOB) {
+        size_t n = (size_t)sqlite3_column_bytes(st, column);
+        if (2 * n + 1 > size)
+            n = (size - 1) / 2;
+        sodium_bin2hex(buffer, size, sqlite3_column_blob(st, column), n);
+        return buffer;
+    }
+    return (const char *)sqlite3_column_text(st, column);
+}
+
 /* The row's key for the report: its first column, plus its first text column when it has one. */
 static void describe_row(sqlite3_stmt *st, char *out, size_t size)
 {
+    char first[130];
     int written = snprintf(out, size, "%s=%s", sqlite3_column_name(st, 0),
-                           (const char *)sqlite3_column_text(st, 0));
+                           printable(st, 0, first, sizeof first));
     for (int c = 1; c < sqlite3_column_count(st) && written > 0 && (size_t)written < size; c++) {
         if (sqlite3_column_type(st, c) == SQLITE_TEXT) {
             snprintf(out + written, size - (size_t)written, " %s=%.64s", sqlite3_column_name(st, c),
@@ -92,8 +109,9 @@ static int compare_rows(loyalty_ledger *l, loyalty_verify_report *r, const char 
         return mismatch(l, r, table, mine, "the table's columns differ from the schema");
     for (int c = 0; c < columns; c++) {
         if (!same_value(mine, replayed, c)) {
-            const char *have = (const char *)sqlite3_column_text(mine, c);
-            const char *want = (const char *)sqlite3_column_text(replayed, c);
+            char have_hex[82], want_hex[82];
+            const char *have = printable(mine, c, have_hex, sizeof have_hex);
+            const char *want = printable(replayed, c, want_hex, sizeof want_hex);
             snprintf(reason, sizeof reason,
                      "column %s is %.40s in the ledger but %.40s by the signed history",
                      sqlite3_column_name(mine, c), have ? have : "NULL", want ? want : "NULL");

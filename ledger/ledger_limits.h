@@ -1,5 +1,5 @@
 /*
- * limits.h - every bound the ledger enforces, in one place, each with the
+ * ledger_limits.h - every bound the ledger enforces, in one place, each with the
  * reason for its value. Inputs outside these bounds are rejected with
  * LOYALTY_ERR_INVALID before anything is written.
  */

@@ -1,0 +1,229 @@
+/*
+ * output.c - what the `loyalty` tool prints: the table from library result
+ * codes to exit codes, one-line errors on stderr (plain or JSON), results
+ * on stdout as aligned "key: value" text or as one JSON object, and
+ * timestamps in ISO 8601 UTC.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define MESSAGE_BYTES 1024
+
+/* The one mapping from library result codes to exit codes. */
+static const struct {
+    int rc;
+    int exit_code;
+} exit_codes[] = {
+    {LOYALTY_OK, CLI_EXIT_OK},
+    {LOYALTY_ERR_INTERNAL, CLI_EXIT_INTERNAL},
+    {LOYALTY_ERR_STORAGE, CLI_EXIT_INTERNAL},
+    {LOYALTY_ERR_NOMEM, CLI_EXIT_INTERNAL},
+    {LOYALTY_ERR_BUSY, CLI_EXIT_INTERNAL},
+    {LOYALTY_ERR_MISUSE, CLI_EXIT_USAGE},
+    {LOYALTY_ERR_INVALID, CLI_EXIT_USAGE},
+    {LOYALTY_ERR_NO_LEDGER, CLI_EXIT_NOT_FOUND},
+    {LOYALTY_ERR_NOT_FOUND, CLI_EXIT_NOT_FOUND},
+    {LOYALTY_ERR_INSUFFICIENT, CLI_EXIT_INSUFFICIENT},
+    {LOYALTY_ERR_CONFLICT, CLI_EXIT_CONFLICT},
+    {LOYALTY_ERR_EXISTS, CLI_EXIT_CONFLICT},
+    {LOYALTY_ERR_STATE, CLI_EXIT_CONFLICT},
+    {LOYALTY_ERR_NOT_PERMITTED, CLI_EXIT_NOT_PERMITTED},
+    {LOYALTY_ERR_KEY, CLI_EXIT_NOT_PERMITTED},
+    {LOYALTY_ERR_VERIFY, CLI_EXIT_VERIFY},
+};
+
+/* What each exit code means, for `loyalty --help`. */
+static const char *const exit_code_meanings[] = {
+    [CLI_EXIT_OK] = "success",
+    [CLI_EXIT_INTERNAL] = "internal or storage error",
+    [CLI_EXIT_USAGE] = "usage error or invalid input",
+    [CLI_EXIT_NOT_FOUND] = "not found (ledger, member, transaction)",
+    [CLI_EXIT_INSUFFICIENT] = "insufficient points",
+    [CLI_EXIT_CONFLICT] = "conflict or wrong state (reference reused, already reversed, exists)",
+    [CLI_EXIT_NOT_PERMITTED] = "not permitted (actor, member state, signing key)",
+    [CLI_EXIT_VERIFY] = "audit verification failed",
+};
+
+#define EXIT_CODE_COUNT (sizeof exit_codes / sizeof exit_codes[0])
+#define MEANING_COUNT (sizeof exit_code_meanings / sizeof exit_code_meanings[0])
+
+/* The exit code of a library result code; unknown codes are internal errors. */
+int cli_exit_code(int rc)
+{
+    for (size_t i = 0; i < EXIT_CODE_COUNT; i++)
+        if (exit_codes[i].rc == rc)
+            return exit_codes[i].exit_code;
+    return CLI_EXIT_INTERNAL;
+}
+
+/* Prints each exit code with its meaning and the result codes behind it. */
+void cli_print_exit_codes(void)
+{
+    printf("Exit codes:\n");
+    for (size_t exit_code = 0; exit_code < MEANING_COUNT; exit_code++) {
+        printf("  %zu  %s", exit_code, exit_code_meanings[exit_code]);
+        const char *separator = " [";
+        for (size_t i = 0; i < EXIT_CODE_COUNT; i++) {
+            if (exit_codes[i].exit_code != (int)exit_code || exit_codes[i].rc == LOYALTY_OK)
+                continue;
+            printf("%s%s", separator, loyalty_result_name(exit_codes[i].rc));
+            separator = ", ";
+        }
+        printf("%s\n", separator[0] == ',' ? "]" : "");
+    }
+}
+
+/* Prints one error line on stderr and returns the exit code of rc. */
+int cli_error(cli_context *cli, int rc, const char *message)
+{
+    if (cli->json) {
+        json_t *error = json_pack("{s:{s:s,s:s}}", "error", "code", loyalty_result_name(rc),
+                                  "message", message);
+        char *text = error ? json_dumps(error, JSON_COMPACT) : NULL;
+        if (text != NULL)
+            fprintf(stderr, "%s\n", text);
+        else
+            fprintf(stderr, "{\"error\":{\"code\":\"%s\",\"message\":\"out of memory\"}}\n",
+                    loyalty_result_name(LOYALTY_ERR_NOMEM));
+        free(text);
+        json_decref(error);
+    } else {
+        fprintf(stderr, "loyalty: %s\n", message);
+    }
+    return cli_exit_code(rc);
+}
+
+/* A usage or input error found by the tool itself: exit 2. */
+int cli_usage_error(cli_context *cli, const char *format, ...)
+{
+    char message[MESSAGE_BYTES];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    return cli_error(cli, LOYALTY_ERR_INVALID, message);
+}
+
+/* Reports a failed library call with the handle's detail when it has one. */
+int cli_fail(cli_context *cli, loyalty_ledger *ledger, int rc)
+{
+    const char *detail = ledger != NULL ? loyalty_errmsg(ledger) : "";
+    return cli_error(cli, rc, detail[0] != '\0' ? detail : loyalty_strerror(rc));
+}
+
+int cli_out_of_memory(cli_context *cli)
+{
+    return cli_error(cli, LOYALTY_ERR_NOMEM, "out of memory");
+}
+
+/* "2026-11-25T12:00:00Z", with ".ffffff" only when there are microseconds. */
+void cli_format_time(int64_t ts_us, char buffer[40])
+{
+    int64_t seconds = ts_us / 1000000;
+    int64_t microseconds = ts_us % 1000000;
+    if (microseconds < 0) {
+        microseconds += 1000000;
+        seconds -= 1;
+    }
+    time_t whole = (time_t)seconds;
+    struct tm utc;
+    if (gmtime_r(&whole, &utc) == NULL) {
+        snprintf(buffer, 40, "@%lld", (long long)ts_us);
+        return;
+    }
+    size_t length = strftime(buffer, 40, "%Y-%m-%dT%H:%M:%S", &utc);
+    if (microseconds != 0)
+        snprintf(buffer + length, 40 - length, ".%06lldZ", (long long)microseconds);
+    else
+        snprintf(buffer + length, 40 - length, "Z");
+}
+
+json_t *cli_time_value(int64_t ts_us)
+{
+    char buffer[40];
+    cli_format_time(ts_us, buffer);
+    return json_string(buffer);
+}
+
+/* A JSON string, or null for NULL or "". */
+json_t *cli_optional_string(const char *text)
+{
+    return (text != NULL && text[0] != '\0') ? json_string(text) : json_null();
+}
+
+/* Prints value as one compact JSON line and releases it. */
+int cli_print_json(cli_context *cli, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(value);
+    if (text == NULL)
+        return cli_out_of_memory(cli);
+    puts(text);
+    free(text);
+    return CLI_EXIT_OK;
+}
+
+static void print_text_value(const json_t *value)
+{
+    if (json_is_string(value)) {
+        fputs(json_string_value(value), stdout);
+    } else if (json_is_integer(value)) {
+        printf("%lld", (long long)json_integer_value(value));
+    } else if (json_is_null(value)) {
+        fputs("-", stdout);
+    } else {
+        char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        fputs(text ? text : "?", stdout);
+        free(text);
+    }
+}
+
+/* Prints an object's fields as aligned "key: value" lines. */
+static void print_text_record(const json_t *record)
+{
+    const char *key;
+    const json_t *value;
+    int width = 0;
+    json_object_foreach((json_t *)record, key, value) {
+        int length = (int)strlen(key) + 1;
+        if (length > width)
+            width = length;
+    }
+    json_object_foreach((json_t *)record, key, value) {
+        printf("%s:%*s ", key, width - (int)strlen(key) - 1, "");
+        print_text_value(value);
+        putchar('\n');
+    }
+}
+
+/*
+ * Prints a result object (JSON with --json, aligned text otherwise) and
+ * releases it. build_failed is non-zero when building it ran out of memory.
+ */
+int cli_print_record(cli_context *cli, json_t *record, int build_failed)
+{
+    if (record == NULL || build_failed) {
+        json_decref(record);
+        return cli_out_of_memory(cli);
+    }
+    if (cli->json)
+        return cli_print_json(cli, record);
+    print_text_record(record);
+    json_decref(record);
+    return CLI_EXIT_OK;
+}
+
+/* Flushes stdout; a failed write turns success into exit 1. */
+int cli_finish_output(cli_context *cli, int exit_code)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (exit_code == CLI_EXIT_OK)
+            return cli_error(cli, LOYALTY_ERR_STORAGE, "cannot write to standard output");
+    }
+    return exit_code;
+}

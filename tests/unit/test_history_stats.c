@@ -1,0 +1,277 @@
+/*
+ * test_history_stats.c - a member's history (newest first, pages joined by
+ * next_before, limits, stopping early, every field of an entry) and the
+ * program-wide statistics adding up.
+ */
+#include "support.h"
+
+#define MAX_SEEN 64
+
+/* What a history callback saw. */
+typedef struct seen {
+    int count;
+    int stop_after; /* 0: never stop */
+    int64_t tx[MAX_SEEN];
+} seen;
+
+static int collect(void *context, const loyalty_history_entry *entry)
+{
+    seen *s = context;
+    assert_true(s->count < MAX_SEEN);
+    s->tx[s->count++] = entry->tx;
+    return s->stop_after && s->count >= s->stop_after;
+}
+
+static int history(fixture *fx, const char *member, int64_t limit, int64_t before, seen *s,
+                   int64_t *next_before)
+{
+    return loyalty_history(fx->ledger, member, limit, before, collect, s, next_before);
+}
+
+/* Gives m1 n postings (and m2 one between each) and returns m1's txs in order. */
+static void make_postings(fixture *fx, int n, int64_t *txs)
+{
+    add_member(fx, "m1");
+    add_member(fx, "m2");
+    char ref[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(ref, sizeof ref, "m1-%d", i);
+        txs[i] = award_points(fx, "m1", ref, i + 1);
+        snprintf(ref, sizeof ref, "m2-%d", i);
+        award_points(fx, "m2", ref, 1);
+    }
+}
+
+static void test_pages_newest_first(void **state)
+{
+    fixture *fx = *state;
+    int64_t txs[25];
+    make_postings(fx, 25, txs);
+    seen all = {0};
+    int64_t before = 0, next = -1;
+    int pages = 0;
+    do {
+        int start = all.count;
+        assert_int_equal(history(fx, "m1", 10, before, &all, &next), LOYALTY_OK);
+        pages++;
+        assert_int_equal(all.count - start, pages < 3 ? 10 : 5);
+        if (next != 0)
+            assert_int_equal(next, all.tx[all.count - 1]);
+        before = next;
+    } while (next != 0 && pages < 10);
+    assert_int_equal(pages, 3);
+    assert_int_equal(all.count, 25);
+    for (int i = 0; i < 25; i++)
+        assert_int_equal(all.tx[i], txs[24 - i]);
+}
+
+static void test_last_page_exactly_full(void **state)
+{
+    fixture *fx = *state;
+    int64_t txs[20];
+    make_postings(fx, 20, txs);
+    seen s = {0};
+    int64_t next = -1;
+    assert_int_equal(history(fx, "m1", 10, 0, &s, &next), LOYALTY_OK);
+    assert_int_equal(next, txs[10]);
+    assert_int_equal(history(fx, "m1", 10, next, &s, &next), LOYALTY_OK);
+    assert_int_equal(s.count, 20);
+    assert_int_equal(next, 0);
+    /* One page holding everything; a page before the first tx is empty. */
+    seen whole = {0};
+    assert_int_equal(history(fx, "m1", 1000, 0, &whole, &next), LOYALTY_OK);
+    assert_int_equal(whole.count, 20);
+    assert_int_equal(next, 0);
+    seen none = {0};
+    next = -1;
+    assert_int_equal(history(fx, "m1", 5, txs[0], &none, &next), LOYALTY_OK);
+    assert_int_equal(none.count, 0);
+    assert_int_equal(next, 0);
+}
+
+static void test_limits_and_refusals(void **state)
+{
+    fixture *fx = *state;
+    int64_t txs[3];
+    make_postings(fx, 3, txs);
+    add_member(fx, "quiet");
+    snapshot before;
+    snapshot_take(fx, "m1", &before);
+    seen s = {0};
+    int64_t next = -1;
+    assert_int_equal(history(fx, "m1", 1, 0, &s, &next), LOYALTY_OK);
+    assert_int_equal(s.count, 1);
+    assert_int_equal(next, txs[2]);
+    int64_t bad_limits[] = {0, -1, 1001, INT64_MAX};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(history(fx, "m1", bad_limits[i], 0, &s, &next), LOYALTY_ERR_INVALID);
+        assert_errmsg_mentions(fx->ledger, "limit");
+    }
+    assert_int_equal(history(fx, "m1", 10, -1, &s, &next), LOYALTY_ERR_INVALID);
+    assert_int_equal(history(fx, "nobody", 10, 0, &s, &next), LOYALTY_ERR_NOT_FOUND);
+    assert_int_equal(history(fx, "bad id", 10, 0, &s, &next), LOYALTY_ERR_INVALID);
+    assert_int_equal(history(fx, NULL, 10, 0, &s, &next), LOYALTY_ERR_INVALID);
+    assert_int_equal(loyalty_history(fx->ledger, "m1", 10, 0, NULL, &s, &next), LOYALTY_ERR_MISUSE);
+    assert_int_equal(loyalty_history(fx->ledger, "m1", 10, 0, collect, &s, NULL),
+                     LOYALTY_ERR_MISUSE);
+    assert_int_equal(s.count, 1);
+    /* A member without postings has an empty history. */
+    assert_int_equal(history(fx, "quiet", 10, 0, &s, &next), LOYALTY_OK);
+    assert_int_equal(s.count, 1);
+    assert_int_equal(next, 0);
+    assert_unchanged(fx, "m1", &before);
+}
+
+static void test_stop_early(void **state)
+{
+    fixture *fx = *state;
+    int64_t txs[8];
+    make_postings(fx, 8, txs);
+    seen s = {.stop_after = 3};
+    int64_t next = -1;
+    assert_int_equal(history(fx, "m1", 10, 0, &s, &next), LOYALTY_OK);
+    assert_int_equal(s.count, 3);
+    assert_int_equal(s.tx[0], txs[7]);
+    assert_int_equal(s.tx[2], txs[5]);
+    /* The handle is still usable for writes afterwards (no read left open). */
+    award_points(fx, "m1", "after", 1);
+}
+
+/* Checks every field of one entry, selected by tx. */
+typedef struct entry_check {
+    int64_t tx;
+    int found;
+    loyalty_history_entry want;
+} entry_check;
+
+static int check_entry(void *context, const loyalty_history_entry *e)
+{
+    entry_check *c = context;
+    if (e->tx != c->tx)
+        return 0;
+    c->found = 1;
+    assert_string_equal(e->kind, c->want.kind);
+    assert_string_equal(e->ref, c->want.ref);
+    assert_int_equal(e->points, c->want.points);
+    assert_int_equal(e->balance_after, c->want.balance_after);
+    assert_int_equal(e->amount_minor, c->want.amount_minor);
+    assert_int_equal(e->ts_us, c->want.ts_us);
+    assert_string_equal(e->actor, c->want.actor);
+    if (c->want.reason)
+        assert_string_equal(e->reason, c->want.reason);
+    else
+        assert_null(e->reason);
+    if (c->want.note)
+        assert_string_equal(e->note, c->want.note);
+    else
+        assert_null(e->note);
+    assert_int_equal(e->reversed_tx, c->want.reversed_tx);
+    assert_int_equal(e->reversed_by, c->want.reversed_by);
+    return 0;
+}
+
+static void expect_entry(fixture *fx, int64_t tx, loyalty_history_entry want)
+{
+    entry_check c = {.tx = tx, .want = want};
+    int64_t next;
+    assert_int_equal(loyalty_history(fx->ledger, "m1", 1000, 0, check_entry, &c, &next),
+                     LOYALTY_OK);
+    assert_true(c.found);
+}
+
+static void test_entry_fields(void **state)
+{
+    fixture *fx = *state;
+    add_member(fx, "m1");
+    loyalty_award_request a = {"m1", "order-1", 25050, 0, "in store"};
+    loyalty_posting bought, fixed, undone;
+    assert_int_equal(loyalty_award(fx->ledger, &a, &bought), LOYALTY_OK);
+    loyalty_open_options options = {
+        .db_path = fx->db_path, .actor = "agent@support", .now_us = T0_US + 60000000};
+    loyalty_ledger *main_handle = fx->ledger;
+    assert_int_equal(loyalty_open(&fx->ledger, &options), LOYALTY_OK);
+    loyalty_adjust_request j = {"m1", "ticket-9", -50, "correction", "double scan"};
+    assert_int_equal(loyalty_adjust(fx->ledger, &j, &fixed), LOYALTY_OK);
+    loyalty_reverse_request r = {bought.tx, "undo-1", "refund"};
+    assert_int_equal(loyalty_reverse(fx->ledger, &r, &undone), LOYALTY_OK);
+    loyalty_close(fx->ledger);
+    fx->ledger = main_handle;
+
+    expect_entry(fx, bought.tx,
+                 (loyalty_history_entry){bought.tx, "award", "order-1", 250, 250, 25050, T0_US,
+                                         ACTOR, "in store", NULL, 0, undone.tx});
+    expect_entry(fx, fixed.tx,
+                 (loyalty_history_entry){fixed.tx, "adjust", "ticket-9", -50, 200, 0,
+                                         T0_US + 60000000, "agent@support", "correction",
+                                         "double scan", 0, 0});
+    expect_entry(fx, undone.tx,
+                 (loyalty_history_entry){undone.tx, "reverse", "undo-1", -250, -50, 0,
+                                         T0_US + 60000000, "agent@support", "refund", NULL,
+                                         bought.tx, 0});
+}
+
+static void expect_stats(fixture *fx, loyalty_stats want)
+{
+    loyalty_stats s;
+    assert_int_equal(loyalty_stats_get(fx->ledger, &s), LOYALTY_OK);
+    assert_int_equal(s.members, want.members);
+    assert_int_equal(s.outstanding, want.outstanding);
+    assert_int_equal(s.issued, want.issued);
+    assert_int_equal(s.redeemed, want.redeemed);
+    assert_int_equal(s.adjusted, want.adjusted);
+    assert_int_equal(s.reversed, want.reversed);
+    assert_int_equal(s.transactions, want.transactions);
+    assert_int_equal(s.outstanding, s.issued - s.redeemed + s.adjusted + s.reversed);
+}
+
+static void test_stats_add_up(void **state)
+{
+    fixture *fx = *state;
+    expect_stats(fx, (loyalty_stats){0, 0, 0, 0, 0, 0, 0});
+    add_member(fx, "m1");
+    add_member(fx, "m2");
+    add_member(fx, "m3");
+    expect_stats(fx, (loyalty_stats){3, 0, 0, 0, 0, 0, 0});
+    int64_t a1 = award_points(fx, "m1", "a1", 300);
+    award_points(fx, "m2", "a2", 200);
+    int64_t r1 = redeem_points(fx, "m1", "r1", 120);
+    redeem_points(fx, "m2", "r2", 50);
+    loyalty_adjust_request plus = {"m3", "t1", 40, "goodwill", NULL};
+    loyalty_adjust_request minus = {"m2", "t2", -10, "fix", NULL};
+    loyalty_posting p;
+    assert_int_equal(loyalty_adjust(fx->ledger, &plus, &p), LOYALTY_OK);
+    assert_int_equal(loyalty_adjust(fx->ledger, &minus, &p), LOYALTY_OK);
+    expect_stats(fx, (loyalty_stats){3, 360, 500, 170, 30, 0, 6});
+    loyalty_reverse_request undo_redeem = {r1, "v1", "refund"};
+    assert_int_equal(loyalty_reverse(fx->ledger, &undo_redeem, &p), LOYALTY_OK);
+    expect_stats(fx, (loyalty_stats){3, 480, 500, 170, 30, 120, 7});
+    loyalty_reverse_request undo_award = {a1, "v2", "chargeback"};
+    assert_int_equal(loyalty_reverse(fx->ledger, &undo_award, &p), LOYALTY_OK);
+    expect_stats(fx, (loyalty_stats){3, 180, 500, 170, 30, -180, 8});
+    /* A replay is not a new transaction. */
+    assert_int_equal(loyalty_reverse(fx->ledger, &undo_award, &p), LOYALTY_OK);
+    assert_int_equal(p.replayed, 1);
+    expect_stats(fx, (loyalty_stats){3, 180, 500, 170, 30, -180, 8});
+}
+
+static void test_stats_misuse(void **state)
+{
+    fixture *fx = *state;
+    loyalty_stats s;
+    assert_int_equal(loyalty_stats_get(fx->ledger, NULL), LOYALTY_ERR_MISUSE);
+    assert_int_equal(loyalty_stats_get(NULL, &s), LOYALTY_ERR_MISUSE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pages_newest_first, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_last_page_exactly_full, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_and_refusals, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_early, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_fields, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_add_up, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_misuse, setup_ledger, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
