@@ -116,7 +116,7 @@ static int find_previous(loyalty_ledger *l, const char *kind, const char *ref,
     sqlite3_reset(st);
     if (!same)
         return fail(l, LOYALTY_ERR_CONFLICT,
-                    "reference %s was already used for a %s with other parameters (tx %lld)", ref,
+                    "reference %s was already used with other parameters (%s, tx %lld)", ref,
                     kind, (long long)v[0]);
     member_row member;
     int rc = member_find_by_id(l, v[1], &member);
