@@ -99,6 +99,7 @@ int cli_out_of_memory(cli_context *cli);
 void cli_format_time(int64_t ts_us, char buffer[40]);
 json_t *cli_time_value(int64_t ts_us);
 json_t *cli_optional_string(const char *text);
+json_t *cli_text_value(const char *text);
 int cli_print_record(cli_context *cli, json_t *record, int build_failed);
 int cli_print_json(cli_context *cli, json_t *value);
 int cli_finish_output(cli_context *cli, int exit_code);

@@ -61,7 +61,7 @@ static int print_created(cli_context *cli, loyalty_ledger *ledger)
         return cli_fail(cli, ledger, rc);
     json_t *record = json_object();
     int failed = 0;
-    failed |= json_object_set_new(record, "db", json_string(cli->db_path));
+    failed |= json_object_set_new(record, "db", cli_text_value(cli->db_path));
     failed |= json_object_set_new(record, "program_version", json_integer(version));
     failed |= json_object_set_new(record, "public_key", json_string(public_key));
     failed |= json_object_set_new(record, "key_id", json_string(key_id));

@@ -78,12 +78,29 @@ void cli_print_exit_codes(void)
     }
 }
 
+/*
+ * A JSON string of text that may not be UTF-8 (it can echo bad input): bytes
+ * outside ASCII are replaced with '?' when the text is not valid UTF-8.
+ */
+json_t *cli_text_value(const char *text)
+{
+    json_t *value = json_string(text);
+    if (value != NULL)
+        return value;
+    char ascii[MESSAGE_BYTES];
+    size_t length = 0;
+    for (; text[length] != '\0' && length + 1 < sizeof ascii; length++)
+        ascii[length] = (unsigned char)text[length] < 0x80 ? text[length] : '?';
+    ascii[length] = '\0';
+    return json_string(ascii);
+}
+
 /* Prints one error line on stderr and returns the exit code of rc. */
 int cli_error(cli_context *cli, int rc, const char *message)
 {
     if (cli->json) {
-        json_t *error = json_pack("{s:{s:s,s:s}}", "error", "code", loyalty_result_name(rc),
-                                  "message", message);
+        json_t *error = json_pack("{s:{s:s,s:o}}", "error", "code", loyalty_result_name(rc),
+                                  "message", cli_text_value(message));
         char *text = error ? json_dumps(error, JSON_COMPACT) : NULL;
         if (text != NULL)
             fprintf(stderr, "%s\n", text);

@@ -161,6 +161,9 @@ LOYALTY_API void loyalty_close(loyalty_ledger *ledger);
  *   currency        string, 3 upper-case letters       (default "EUR")
  *   minor_per_unit  integer 1..1000000, minor units in one unit of currency (default 100)
  *   points_per_unit integer 0..1000000, points per unit of currency        (default 1)
+ *   pending_days    integer 0..3650, days before purchase points are spendable (default 0)
+ *   expiry_days     integer 0..36500, days after which a lot expires; 0 never (default 0)
+ *   hold_ttl_seconds integer 60..2592000, how long a hold lives            (default 900)
  * Omitted fields take their defaults; unknown or ill-typed fields are
  * rejected with LOYALTY_ERR_INVALID and a message naming the field.
  * On success *version_out (if not NULL) is the new program version.
@@ -189,7 +192,11 @@ typedef struct loyalty_member_info {
     int64_t balance;                 /* sum of every journal delta */
     int64_t available;               /* balance - pending - held - expired, never below 0 */
     int64_t pending;                 /* credited but not yet spendable */
-    int64_t held;                    /* reserved by open holds */
+    int64_t held;                    /* reserved by open holds (lapsed ones excluded) */
+    int64_t expired;                 /* past expiry, not yet swept by loyalty_expire */
+    int64_t debt;                    /* clawed back beyond what was left; repaid by credits */
+    int64_t next_expiry_points;      /* points of the next lot to expire, 0 when none */
+    int64_t next_expiry_us;          /* when they expire, 0 when none */
     int64_t created_us;              /* when the member was added */
 } loyalty_member_info;
 
@@ -297,13 +304,129 @@ LOYALTY_API int loyalty_reverse(loyalty_ledger *ledger, const loyalty_reverse_re
                                 loyalty_posting *result) LOYALTY_WARN_UNUSED;
 
 /* ------------------------------------------------------------------------ */
+/* Points lifecycle: refunds, holds, expiry, member status                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct loyalty_refund_request {
+    const char *member;
+    const char *ref;        /* the refund's own reference */
+    const char *order_ref;  /* the reference of the purchase award being refunded */
+    int64_t amount_minor;   /* refunded amount, 1.. what is left of the order */
+} loyalty_refund_request;
+
+/*
+ * Claws back the points a purchase award earned, in proportion to the
+ * refunded amount: after all refunds of an order, floor(points * refunded /
+ * amount) points have been taken back, so refunds adding up to the order's
+ * amount take back exactly what it earned. Points come from the order's own
+ * lot first (pending or not), then other lots first-expiring-first; what the
+ * member already spent becomes debt (a negative balance).
+ * Returns LOYALTY_OK, LOYALTY_ERR_NOT_FOUND (member, or no purchase award
+ * order_ref for this member), LOYALTY_ERR_STATE (more than is left of the
+ * order, or the order was reversed), LOYALTY_ERR_NOT_PERMITTED (closed
+ * member), otherwise as loyalty_award.
+ */
+LOYALTY_API int loyalty_refund(loyalty_ledger *ledger, const loyalty_refund_request *request,
+                               loyalty_posting *result) LOYALTY_WARN_UNUSED;
+
+/* A hold's state after a hold, capture or release call. */
+typedef struct loyalty_hold_info {
+    char ref[LOYALTY_ID_MAX + 1];
+    char member[LOYALTY_ID_MAX + 1];
+    char status[16];     /* "open", "captured", "released" or "lapsed" */
+    int64_t points;      /* reserved points */
+    int64_t captured;    /* points debited by the capture, 0 otherwise */
+    int64_t expires_us;  /* when an open hold lapses */
+    int64_t tx;          /* journal transaction of the capture, 0 otherwise */
+    int replayed;        /* 1 when a hold call repeated an earlier one */
+    int64_t balance;     /* the member's balance after the call */
+    int64_t available;   /* the member's available points after the call */
+    int64_t held;        /* the member's held points after the call */
+    int64_t audit_seq;
+} loyalty_hold_info;
+
+typedef struct loyalty_hold_request {
+    const char *member;
+    const char *ref;     /* the hold's reference, used again to capture or release */
+    int64_t points;      /* 1..10^12 */
+} loyalty_hold_request;
+
+/*
+ * Reserves available points for a checkout; they stay in the balance but
+ * leave `available` until captured, released or lapsed (after the program's
+ * hold_ttl_seconds). Idempotent by reference.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INSUFFICIENT, LOYALTY_ERR_NOT_PERMITTED
+ * (frozen or closed member), LOYALTY_ERR_CONFLICT, otherwise as loyalty_award.
+ */
+LOYALTY_API int loyalty_hold(loyalty_ledger *ledger, const loyalty_hold_request *request,
+                             loyalty_hold_info *result) LOYALTY_WARN_UNUSED;
+
+/*
+ * Debits points (1..the held amount; 0 means all of it) of an open hold and
+ * frees the rest.
+ * Returns LOYALTY_OK, LOYALTY_ERR_NOT_FOUND (no such hold),
+ * LOYALTY_ERR_STATE (already captured, released or lapsed),
+ * LOYALTY_ERR_INVALID (more than held), LOYALTY_ERR_NOT_PERMITTED (frozen or
+ * closed member), LOYALTY_ERR_INSUFFICIENT (the reserved points expired
+ * meanwhile), otherwise as loyalty_award.
+ */
+LOYALTY_API int loyalty_capture(loyalty_ledger *ledger, const char *ref, int64_t points,
+                                loyalty_hold_info *result) LOYALTY_WARN_UNUSED;
+
+/* Frees an open hold. Returns as loyalty_capture (without INSUFFICIENT and INVALID). */
+LOYALTY_API int loyalty_release(loyalty_ledger *ledger, const char *ref,
+                                loyalty_hold_info *result) LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_expire_result {
+    int64_t expired_points; /* points removed */
+    int64_t members;        /* members who lost points */
+    int64_t holds_lapsed;   /* holds past their time marked lapsed */
+} loyalty_expire_result;
+
+/* Progress of a long run: done out of total units of work. */
+typedef void (*loyalty_progress_fn)(void *context, int64_t done, int64_t total);
+
+/*
+ * The expiry sweep: one `expire` entry per member with points past their
+ * expiry (negative points), and one `hold_lapse` entry per hold past its
+ * time. Expired points are never spendable whether or not this ran; the
+ * sweep records their removal. Running it again changes nothing. Commits in
+ * batches; progress (may be NULL) is called after each batch.
+ * Returns LOYALTY_OK, LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY,
+ * LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_expire(loyalty_ledger *ledger, loyalty_expire_result *result,
+                               loyalty_progress_fn progress, void *context) LOYALTY_WARN_UNUSED;
+
+/*
+ * Member status changes, each audited with its reason code
+ * ([A-Za-z0-9._:-]{1,64}). A frozen member still earns but cannot redeem,
+ * hold or capture; a closed member can do nothing, and closing forfeits the
+ * remaining points (a `forfeit` journal entry) and releases open holds.
+ * Freezing a frozen member or unfreezing an active one changes nothing and
+ * sets *replayed (may be NULL). info may be NULL.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_NOT_FOUND,
+ * LOYALTY_ERR_NOT_PERMITTED (the member is closed), LOYALTY_ERR_KEY,
+ * LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_member_freeze(loyalty_ledger *ledger, const char *member, const char *reason,
+                                      loyalty_member_info *info, int *replayed) LOYALTY_WARN_UNUSED;
+LOYALTY_API int loyalty_member_unfreeze(loyalty_ledger *ledger, const char *member,
+                                        const char *reason, loyalty_member_info *info,
+                                        int *replayed) LOYALTY_WARN_UNUSED;
+/* Closing a closed member sets *replayed. *forfeited (may be NULL) gets the points forfeited. */
+LOYALTY_API int loyalty_member_close(loyalty_ledger *ledger, const char *member, const char *reason,
+                                     int64_t *forfeited, int *replayed) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
 /* Reading: history and statistics                                           */
 /* ------------------------------------------------------------------------ */
 
 /* One journal entry, as handed to a history callback. Strings are valid during the callback. */
 typedef struct loyalty_history_entry {
     int64_t tx;
-    const char *kind;     /* "award", "redeem", "adjust", "reverse" */
+    const char *kind;     /* "award", "redeem", "adjust", "reverse", "refund", "capture",
+                             "expire", "forfeit" */
     const char *ref;
     int64_t points;       /* signed delta */
     int64_t balance_after;
@@ -314,6 +437,7 @@ typedef struct loyalty_history_entry {
     const char *note;     /* NULL when none */
     int64_t reversed_tx;  /* for a reversal: the tx it compensates; else 0 */
     int64_t reversed_by;  /* the reversal of this entry, 0 when none */
+    int64_t order_tx;     /* for a refund: the purchase award it refunds; else 0 */
 } loyalty_history_entry;
 
 /* Called once per entry; return non-zero to stop early (the call then returns LOYALTY_OK). */
@@ -330,14 +454,20 @@ LOYALTY_API int loyalty_history(loyalty_ledger *ledger, const char *member, int6
                                 int64_t before_tx, loyalty_history_fn callback, void *context,
                                 int64_t *next_before) LOYALTY_WARN_UNUSED;
 
-/* Program-wide figures. outstanding = issued - redeemed + adjusted + reversed. */
+/*
+ * Program-wide figures. outstanding = issued - redeemed - expired - clawed_back
+ * - forfeited + adjusted + reversed.
+ */
 typedef struct loyalty_stats {
     int64_t members;
     int64_t outstanding; /* sum of all balances */
     int64_t issued;      /* points credited by awards */
-    int64_t redeemed;    /* points spent by redemptions (positive) */
+    int64_t redeemed;    /* points spent by redemptions and hold captures (positive) */
     int64_t adjusted;    /* net signed sum of adjustments */
     int64_t reversed;    /* net signed sum of reversals */
+    int64_t expired;     /* points removed by expiry sweeps (positive) */
+    int64_t clawed_back; /* points taken back by refunds (positive) */
+    int64_t forfeited;   /* points forfeited by closing members (positive) */
     int64_t transactions;
 } loyalty_stats;
 

@@ -18,7 +18,8 @@ static int list_page(loyalty_ledger *l, int64_t member_id, int64_t limit, int64_
     static const char sql[] =
         "SELECT j.tx, j.kind, j.ref, j.points, j.balance_after, COALESCE(j.amount_minor, 0),"
         " j.ts_us, j.actor, j.reason, j.note, COALESCE(j.reverses_tx, 0),"
-        " COALESCE((SELECT r.tx FROM journal r WHERE r.reverses_tx = j.tx), 0)"
+        " COALESCE((SELECT r.tx FROM journal r WHERE r.reverses_tx = j.tx), 0),"
+        " COALESCE(j.order_tx, 0)"
         " FROM journal j WHERE j.member_id = ? AND j.tx < ? ORDER BY j.tx DESC LIMIT ?";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
@@ -46,6 +47,7 @@ static int list_page(loyalty_ledger *l, int64_t member_id, int64_t limit, int64_
             .note = optional_text(st, 9),
             .reversed_tx = sqlite3_column_int64(st, 10),
             .reversed_by = sqlite3_column_int64(st, 11),
+            .order_tx = sqlite3_column_int64(st, 12),
         };
         last_tx = e.tx;
         if (!stopped && callback(context, &e) != 0)
@@ -99,22 +101,32 @@ static int sum_by_kind(loyalty_ledger *l, loyalty_stats *s)
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    int step;
+    int step, unknown = 0;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *kind = (const char *)sqlite3_column_text(st, 0);
         int64_t sum = sqlite3_column_int64(st, 1);
         s->transactions += sqlite3_column_int64(st, 2);
         if (strcmp(kind, "award") == 0)
             s->issued = sum;
-        else if (strcmp(kind, "redeem") == 0)
-            s->redeemed = -sum;
+        else if (strcmp(kind, "redeem") == 0 || strcmp(kind, "capture") == 0)
+            s->redeemed -= sum;
         else if (strcmp(kind, "adjust") == 0)
             s->adjusted = sum;
         else if (strcmp(kind, "reverse") == 0)
             s->reversed = sum;
+        else if (strcmp(kind, "expire") == 0)
+            s->expired = -sum;
+        else if (strcmp(kind, "refund") == 0)
+            s->clawed_back = -sum;
+        else if (strcmp(kind, "forfeit") == 0)
+            s->forfeited = -sum;
+        else
+            unknown = 1;
     }
     sqlite3_reset(st);
-    return step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "reading statistics");
+    if (step != SQLITE_DONE)
+        return fail_db(l, "reading statistics");
+    return unknown ? fail(l, LOYALTY_ERR_INTERNAL, "the journal holds an unknown kind") : LOYALTY_OK;
 }
 
 LOYALTY_API int loyalty_stats_get(loyalty_ledger *l, loyalty_stats *s)
@@ -132,9 +144,11 @@ LOYALTY_API int loyalty_stats_get(loyalty_ledger *l, loyalty_stats *s)
     if (rc == LOYALTY_OK)
         rc = sum_by_kind(l, s);
     read_end(l);
-    if (rc == LOYALTY_OK && s->outstanding != s->issued - s->redeemed + s->adjusted + s->reversed)
+    if (rc == LOYALTY_OK && s->outstanding != s->issued - s->redeemed - s->expired -
+                                                  s->clawed_back - s->forfeited + s->adjusted +
+                                                  s->reversed)
         rc = fail(l, LOYALTY_ERR_INTERNAL,
-                  "outstanding %lld differs from issued - redeemed + adjusted + reversed",
+                  "outstanding %lld differs from the sum of the journal's figures",
                   (long long)s->outstanding);
     return rc;
 }

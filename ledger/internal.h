@@ -56,6 +56,9 @@ typedef struct program_rules {
     char currency[8];
     int64_t minor_per_unit;
     int64_t points_per_unit;
+    int64_t pending_days;
+    int64_t expiry_days;
+    int64_t hold_ttl_seconds;
 } program_rules;
 
 typedef struct cached_statement {
@@ -86,6 +89,7 @@ struct loyalty_ledger {
     int64_t next_seq;           /* seq the next audit entry takes */
     unsigned char prev_hash[HASH_BYTES];
     int entries_written;        /* audit entries in this operation: 0 or 1 */
+    int64_t last_tx;            /* journal row the last posting wrote */
 
     /* Replay mode (verify): entries come from another chain. */
     const audit_source *replay;
@@ -148,7 +152,7 @@ void checkpoint_digest(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us
 
 /* --- program.c ----------------------------------------------------------- */
 int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules);
-json_t *program_to_json(const program_rules *rules);
+json_t *program_to_json(const program_rules *rules, int every_field);
 int program_current(loyalty_ledger *l, program_rules *rules);
 int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *version_out);
 int earn_points(const program_rules *rules, int64_t amount_minor, int64_t multiplier_permille,
@@ -181,12 +185,72 @@ int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t point
                 int64_t available_us, int64_t expires_us);
 int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t prefer_tx,
                int allow_debt);
+int lots_remove(loyalty_ledger *l, member_row *member, int expired_only, int64_t points);
+int lots_next_expiry(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *at_us,
+                     int64_t *points);
+
+/* --- fingerprint.c ------------------------------------------------------- */
+typedef struct fingerprint {
+    crypto_generichash_state state;
+} fingerprint;
+void fp_start(fingerprint *fp, const char *kind);
+void fp_text(fingerprint *fp, const char *s);
+void fp_integer(fingerprint *fp, int64_t v);
+void fp_finish(fingerprint *fp, unsigned char out[REQUEST_HASH_BYTES]);
+
+/* --- posting.c ----------------------------------------------------------- */
+enum point_move {
+    MOVE_DEFAULT = 0, /* credit: a new lot; debit: spendable lots, first-expiring-first */
+    MOVE_CLAWBACK,    /* debit preferring prefer_tx's lot, pending lots too, shortfall to debt */
+    MOVE_EXPIRED,     /* remove the expired remainders */
+    MOVE_ALL          /* remove every remainder (closing) */
+};
+typedef struct journal_row {
+    const char *kind;
+    const char *ref;
+    const unsigned char *request_hash;
+    int64_t points;              /* signed delta */
+    int64_t amount_minor;        /* 0: none */
+    int64_t multiplier_permille; /* 0: none */
+    const char *reason;
+    const char *note;
+    int64_t reverses_tx;         /* 0: none */
+    int64_t order_tx;            /* refunds: the purchase award; 0: none */
+    const char *order_ref;       /* refunds: its reference */
+    int64_t prefer_tx;           /* debits: the lot to take from first; 0: none */
+    enum point_move move;
+    json_t *extra;               /* borrowed: more payload fields, after the common ones */
+} journal_row;
+int posting_result(loyalty_ledger *l, const member_row *member, int64_t tx, int64_t points,
+                   int64_t multiplier, int64_t reversed_tx, int64_t audit_seq, int replayed,
+                   loyalty_posting *result);
+int posting_begin(loyalty_ledger *l, const char *kind, const char *ref,
+                  const unsigned char hash[REQUEST_HASH_BYTES], loyalty_posting *result);
+int posting_member(loyalty_ledger *l, const char *external_id, member_row *member);
+int posting_require_active(loyalty_ledger *l, const member_row *member);
+int posting_require_available(loyalty_ledger *l, const member_row *member, int64_t points,
+                              int64_t own_hold);
+void payload_text(json_t *p, const char *key, const char *value);
+int posting_write(loyalty_ledger *l, member_row *member, const journal_row *row, const char *action,
+                  loyalty_posting *result);
 
 /* --- journal.c ----------------------------------------------------------- */
 int award_apply(loyalty_ledger *l, const loyalty_award_request *request, loyalty_posting *result);
 int redeem_apply(loyalty_ledger *l, const loyalty_redeem_request *request, loyalty_posting *result);
 int adjust_apply(loyalty_ledger *l, const loyalty_adjust_request *request, loyalty_posting *result);
 int reverse_apply(loyalty_ledger *l, const loyalty_reverse_request *request, loyalty_posting *result);
+
+/* --- refunds.c, holds.c, expiry.c, status.c ------------------------------- */
+int refund_apply(loyalty_ledger *l, const loyalty_refund_request *request, loyalty_posting *result);
+int hold_apply(loyalty_ledger *l, const loyalty_hold_request *request, loyalty_hold_info *result);
+int capture_apply(loyalty_ledger *l, const char *ref, int64_t points, loyalty_hold_info *result);
+int release_apply(loyalty_ledger *l, const char *ref, loyalty_hold_info *result);
+int hold_lapse_apply(loyalty_ledger *l, const char *ref);
+int holds_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *held);
+int expire_member_apply(loyalty_ledger *l, const char *external_id, int64_t *expired);
+int status_apply(loyalty_ledger *l, const char *action, const char *member, const char *reason,
+                 int *replayed, int64_t *forfeited);
+void operation_next(loyalty_ledger *l);
 
 /* --- replay.c ------------------------------------------------------------ */
 int replay_entry(loyalty_ledger *l, const audit_source *source);

@@ -21,6 +21,18 @@
 #define LIMIT_MINOR_PER_UNIT_MAX INT64_C(1000000)
 #define LIMIT_POINTS_PER_UNIT_MAX INT64_C(1000000)
 
+/* Pending up to ten years and expiry up to a hundred: longer is a mistake. */
+#define LIMIT_PENDING_DAYS_MAX INT64_C(3650)
+#define LIMIT_EXPIRY_DAYS_MAX INT64_C(36500)
+
+/* Holds live a minute to thirty days: a checkout, not a layaway plan. */
+#define LIMIT_HOLD_TTL_MIN INT64_C(60)
+#define LIMIT_HOLD_TTL_MAX INT64_C(2592000)
+#define DEFAULT_HOLD_TTL_SECONDS INT64_C(900)
+
+/* The expiry sweep commits this many members per transaction. */
+#define LIMIT_SWEEP_BATCH 256
+
 /* Multipliers are per mille; 100x is the largest a tier may grant. */
 #define LIMIT_MULTIPLIER_PERMILLE_MAX INT64_C(100000)
 

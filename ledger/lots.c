@@ -174,3 +174,64 @@ int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t pr
         return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
     return store_balance(l, member);
 }
+
+/*
+ * Removes remainders without choosing lots: every expired one (the sweep) or
+ * every one (closing). points is what the caller computed and journaled;
+ * the lots must agree.
+ */
+int lots_remove(loyalty_ledger *l, member_row *member, int expired_only, int64_t points)
+{
+    static const char sql_sum[] =
+        "SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE member_id = ?1 AND remaining > 0"
+        " AND (?2 = 0 OR expires_us <= ?3)";
+    static const char sql_zero[] =
+        "UPDATE lots SET remaining = 0 WHERE member_id = ?1 AND remaining > 0"
+        " AND (?2 = 0 OR expires_us <= ?3)";
+    sqlite3_stmt *st = stmt(l, sql_sum);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member->id);
+    sqlite3_bind_int(st, 2, expired_only);
+    sqlite3_bind_int64(st, 3, l->op_now_us);
+    int step = sqlite3_step(st);
+    int64_t found = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW)
+        return fail_db(l, "summing lots");
+    if (found != points)
+        return fail(l, LOYALTY_ERR_INTERNAL, "lots of %s hold %lld points, expected %lld",
+                    member->external_id, (long long)found, (long long)points);
+    st = stmt(l, sql_zero);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member->id);
+    sqlite3_bind_int(st, 2, expired_only);
+    sqlite3_bind_int64(st, 3, l->op_now_us);
+    step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return fail_db(l, "removing lots");
+    if (sub_i64(member->balance, points, &member->balance))
+        return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
+    return store_balance(l, member);
+}
+
+/* The earliest expiry still ahead and the points that expire then (0, 0 when none). */
+int lots_next_expiry(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *at_us,
+                     int64_t *points)
+{
+    static const char sql[] =
+        "SELECT expires_us, SUM(remaining) FROM lots WHERE member_id = ? AND remaining > 0"
+        " AND expires_us > ? GROUP BY expires_us ORDER BY expires_us LIMIT 1";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member_id);
+    sqlite3_bind_int64(st, 2, now_us);
+    int step = sqlite3_step(st);
+    *at_us = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    *points = step == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_reset(st);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "reading expiry");
+}

@@ -105,22 +105,29 @@ int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed)
     return audit_append(l, "member_add", payload);
 }
 
-/* Fills the public view of a member: the row plus its lot sums at the clock. */
+/* Fills the public view of a member: the row plus its lots and holds at the clock. */
 int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *info)
 {
-    lot_sums sums;
     int64_t now_us = l->in_write || l->replay ? l->op_now_us : clock_now_us(l);
+    lot_sums sums;
+    int64_t held = 0;
+    memset(info, 0, sizeof *info);
     int rc = lots_sum(l, row->id, now_us, &sums);
+    if (rc == LOYALTY_OK)
+        rc = holds_sum(l, row->id, now_us, &held);
+    if (rc == LOYALTY_OK)
+        rc = lots_next_expiry(l, row->id, now_us, &info->next_expiry_us, &info->next_expiry_points);
     if (rc != LOYALTY_OK)
         return rc;
-    memset(info, 0, sizeof *info);
     snprintf(info->member, sizeof info->member, "%s", row->external_id);
     snprintf(info->status, sizeof info->status, "%s", row->status);
     snprintf(info->tier, sizeof info->tier, "%s", row->tier);
     info->balance = row->balance;
     info->pending = sums.pending;
-    info->held = 0;
-    info->available = sums.available;
+    info->held = held;
+    info->expired = sums.expired;
+    info->debt = row->debt;
+    info->available = sums.available > held ? sums.available - held : 0;
     info->created_us = row->created_us;
     return LOYALTY_OK;
 }

@@ -15,6 +15,7 @@ static void program_defaults(program_rules *rules)
     strcpy(rules->currency, "EUR");
     rules->minor_per_unit = 100;
     rules->points_per_unit = 1;
+    rules->hold_ttl_seconds = DEFAULT_HOLD_TTL_SECONDS;
 }
 
 static int parse_integer_field(loyalty_ledger *l, const char *name, json_t *value, int64_t min,
@@ -48,6 +49,13 @@ static int parse_field(loyalty_ledger *l, const char *key, json_t *value, progra
     if (strcmp(key, "points_per_unit") == 0)
         return parse_integer_field(l, key, value, 0, LIMIT_POINTS_PER_UNIT_MAX,
                                    &rules->points_per_unit);
+    if (strcmp(key, "pending_days") == 0)
+        return parse_integer_field(l, key, value, 0, LIMIT_PENDING_DAYS_MAX, &rules->pending_days);
+    if (strcmp(key, "expiry_days") == 0)
+        return parse_integer_field(l, key, value, 0, LIMIT_EXPIRY_DAYS_MAX, &rules->expiry_days);
+    if (strcmp(key, "hold_ttl_seconds") == 0)
+        return parse_integer_field(l, key, value, LIMIT_HOLD_TTL_MIN, LIMIT_HOLD_TTL_MAX,
+                                   &rules->hold_ttl_seconds);
     return fail(l, LOYALTY_ERR_INVALID, "unknown program field '%.64s'", key);
 }
 
@@ -78,19 +86,31 @@ int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules
     return rc;
 }
 
-/* The canonical JSON of a program: every field, in a fixed order. */
-json_t *program_to_json(const program_rules *rules)
+/*
+ * The canonical JSON of a program, fields in a fixed order. The earn-rate
+ * fields are always present; fields added by later versions only when they
+ * differ from their defaults, so that the signed payloads of older ledgers
+ * re-execute to the same bytes (every_field: all of them, for display).
+ */
+json_t *program_to_json(const program_rules *rules, int every_field)
 {
     json_t *o = json_object();
     json_object_set_new(o, "currency", json_string(rules->currency));
     json_object_set_new(o, "minor_per_unit", json_integer(rules->minor_per_unit));
     json_object_set_new(o, "points_per_unit", json_integer(rules->points_per_unit));
+    if (every_field || rules->pending_days != 0)
+        json_object_set_new(o, "pending_days", json_integer(rules->pending_days));
+    if (every_field || rules->expiry_days != 0)
+        json_object_set_new(o, "expiry_days", json_integer(rules->expiry_days));
+    if (every_field || rules->hold_ttl_seconds != DEFAULT_HOLD_TTL_SECONDS)
+        json_object_set_new(o, "hold_ttl_seconds", json_integer(rules->hold_ttl_seconds));
     return o;
 }
 
 int program_current(loyalty_ledger *l, program_rules *rules)
 {
-    static const char sql[] = "SELECT version, currency, minor_per_unit, points_per_unit"
+    static const char sql[] = "SELECT version, currency, minor_per_unit, points_per_unit,"
+                              " pending_days, expiry_days, hold_ttl_seconds"
                               " FROM program ORDER BY version DESC LIMIT 1";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
@@ -104,6 +124,9 @@ int program_current(loyalty_ledger *l, program_rules *rules)
         snprintf(rules->currency, sizeof rules->currency, "%s", currency ? currency : "");
         rules->minor_per_unit = sqlite3_column_int64(st, 2);
         rules->points_per_unit = sqlite3_column_int64(st, 3);
+        rules->pending_days = sqlite3_column_int64(st, 4);
+        rules->expiry_days = sqlite3_column_int64(st, 5);
+        rules->hold_ttl_seconds = sqlite3_column_int64(st, 6);
     } else {
         rc = step == SQLITE_DONE ? fail(l, LOYALTY_ERR_INTERNAL, "the ledger has no program")
                                  : fail_db(l, "reading the program");
@@ -118,7 +141,8 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
     static const char sql_max[] = "SELECT COALESCE(MAX(version), 0) FROM program";
     static const char sql_insert[] =
         "INSERT INTO program (version, loaded_us, actor, body, currency, minor_per_unit,"
-        " points_per_unit) VALUES (?, ?, ?, ?, ?, ?, ?)";
+        " points_per_unit, pending_days, expiry_days, hold_ttl_seconds)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *st = stmt(l, sql_max);
     if (st == NULL)
         return l->error_code;
@@ -126,7 +150,7 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
         return fail_db(l, "reading program version");
     int64_t version = sqlite3_column_int64(st, 0) + 1;
     sqlite3_reset(st);
-    json_t *body = program_to_json(rules);
+    json_t *body = program_to_json(rules, 0);
     char *body_text = json_compact(body);
     if (body_text == NULL) {
         json_decref(body);
@@ -142,6 +166,9 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
         sqlite3_bind_text(st, 5, rules->currency, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, rules->minor_per_unit);
         sqlite3_bind_int64(st, 7, rules->points_per_unit);
+        sqlite3_bind_int64(st, 8, rules->pending_days);
+        sqlite3_bind_int64(st, 9, rules->expiry_days);
+        sqlite3_bind_int64(st, 10, rules->hold_ttl_seconds);
         rc = sqlite3_step(st) == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "storing the program");
         sqlite3_reset(st);
     }
@@ -213,7 +240,7 @@ LOYALTY_API int loyalty_program_show(loyalty_ledger *l, char **json_out)
         return rc;
     json_t *o = json_object();
     json_object_set_new(o, "version", json_integer(rules.version));
-    json_t *fields = program_to_json(&rules);
+    json_t *fields = program_to_json(&rules, 1);
     json_object_update(o, fields);
     json_decref(fields);
     *json_out = json_compact(o);

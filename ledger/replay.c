@@ -87,6 +87,50 @@ static int replay_posting(loyalty_ledger *l, const char *action, json_t *p)
     return rc;
 }
 
+/* The lifecycle actions: refunds, holds, the sweep's entries, status changes. */
+static int replay_lifecycle(loyalty_ledger *l, const char *action, json_t *p)
+{
+    loyalty_posting posting;
+    loyalty_hold_info hold;
+    int replayed = 0, rc;
+    if (strcmp(action, "refund") == 0) {
+        loyalty_refund_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
+                                    .order_ref = text_field(p, "order"),
+                                    .amount_minor = integer_field(p, "amount")};
+        rc = refund_apply(l, &r, &posting);
+        replayed = rc == LOYALTY_OK && posting.replayed;
+    } else if (strcmp(action, "hold") == 0) {
+        loyalty_hold_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
+                                  .points = integer_field(p, "held")};
+        rc = hold_apply(l, &r, &hold);
+        replayed = rc == LOYALTY_OK && hold.replayed;
+    } else if (strcmp(action, "capture") == 0) {
+        rc = capture_apply(l, text_field(p, "ref"), -integer_field(p, "points"), NULL);
+    } else if (strcmp(action, "release") == 0) {
+        rc = release_apply(l, text_field(p, "ref"), NULL);
+    } else if (strcmp(action, "hold_lapse") == 0) {
+        rc = hold_lapse_apply(l, text_field(p, "ref"));
+    } else if (strcmp(action, "expire") == 0) {
+        rc = expire_member_apply(l, text_field(p, "member"), NULL);
+    } else {
+        rc = status_apply(l, action, text_field(p, "member"), text_field(p, "reason"), &replayed, NULL);
+    }
+    if (rc == LOYALTY_OK && replayed)
+        rc = fail(l, LOYALTY_ERR_VERIFY, "repeats an operation already applied");
+    return rc;
+}
+
+static int is_lifecycle(const char *action)
+{
+    static const char *const actions[] = {"refund", "hold", "capture", "release", "hold_lapse",
+                                          "expire", "member_freeze", "member_unfreeze",
+                                          "member_close"};
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (strcmp(action, actions[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int dispatch(loyalty_ledger *l, const char *action, json_t *payload)
 {
     unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
@@ -102,6 +146,8 @@ static int dispatch(loyalty_ledger *l, const char *action, json_t *payload)
     if (strcmp(action, "award") == 0 || strcmp(action, "redeem") == 0 ||
         strcmp(action, "adjust") == 0 || strcmp(action, "reverse") == 0)
         return replay_posting(l, action, payload);
+    if (is_lifecycle(action))
+        return replay_lifecycle(l, action, payload);
     return fail(l, LOYALTY_ERR_VERIFY, "unknown action '%.64s'", action);
 }
 

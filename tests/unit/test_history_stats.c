@@ -199,15 +199,15 @@ static void test_entry_fields(void **state)
 
     expect_entry(fx, bought.tx,
                  (loyalty_history_entry){bought.tx, "award", "order-1", 250, 250, 25050, T0_US,
-                                         ACTOR, "in store", NULL, 0, undone.tx});
+                                         ACTOR, "in store", NULL, 0, undone.tx, 0});
     expect_entry(fx, fixed.tx,
                  (loyalty_history_entry){fixed.tx, "adjust", "ticket-9", -50, 200, 0,
                                          T0_US + 60000000, "agent@support", "correction",
-                                         "double scan", 0, 0});
+                                         "double scan", 0, 0, 0});
     expect_entry(fx, undone.tx,
                  (loyalty_history_entry){undone.tx, "reverse", "undo-1", -250, -50, 0,
                                          T0_US + 60000000, "agent@support", "refund", NULL,
-                                         bought.tx, 0});
+                                         bought.tx, 0, 0});
 }
 
 static void expect_stats(fixture *fx, loyalty_stats want)
@@ -227,11 +227,11 @@ static void expect_stats(fixture *fx, loyalty_stats want)
 static void test_stats_add_up(void **state)
 {
     fixture *fx = *state;
-    expect_stats(fx, (loyalty_stats){0, 0, 0, 0, 0, 0, 0});
+    expect_stats(fx, (loyalty_stats){.members = 0, .outstanding = 0, .issued = 0, .redeemed = 0, .adjusted = 0, .reversed = 0, .transactions = 0});
     add_member(fx, "m1");
     add_member(fx, "m2");
     add_member(fx, "m3");
-    expect_stats(fx, (loyalty_stats){3, 0, 0, 0, 0, 0, 0});
+    expect_stats(fx, (loyalty_stats){.members = 3, .outstanding = 0, .issued = 0, .redeemed = 0, .adjusted = 0, .reversed = 0, .transactions = 0});
     int64_t a1 = award_points(fx, "m1", "a1", 300);
     award_points(fx, "m2", "a2", 200);
     int64_t r1 = redeem_points(fx, "m1", "r1", 120);
@@ -241,17 +241,17 @@ static void test_stats_add_up(void **state)
     loyalty_posting p;
     assert_int_equal(loyalty_adjust(fx->ledger, &plus, &p), LOYALTY_OK);
     assert_int_equal(loyalty_adjust(fx->ledger, &minus, &p), LOYALTY_OK);
-    expect_stats(fx, (loyalty_stats){3, 360, 500, 170, 30, 0, 6});
+    expect_stats(fx, (loyalty_stats){.members = 3, .outstanding = 360, .issued = 500, .redeemed = 170, .adjusted = 30, .reversed = 0, .transactions = 6});
     loyalty_reverse_request undo_redeem = {r1, "v1", "refund"};
     assert_int_equal(loyalty_reverse(fx->ledger, &undo_redeem, &p), LOYALTY_OK);
-    expect_stats(fx, (loyalty_stats){3, 480, 500, 170, 30, 120, 7});
+    expect_stats(fx, (loyalty_stats){.members = 3, .outstanding = 480, .issued = 500, .redeemed = 170, .adjusted = 30, .reversed = 120, .transactions = 7});
     loyalty_reverse_request undo_award = {a1, "v2", "chargeback"};
     assert_int_equal(loyalty_reverse(fx->ledger, &undo_award, &p), LOYALTY_OK);
-    expect_stats(fx, (loyalty_stats){3, 180, 500, 170, 30, -180, 8});
+    expect_stats(fx, (loyalty_stats){.members = 3, .outstanding = 180, .issued = 500, .redeemed = 170, .adjusted = 30, .reversed = -180, .transactions = 8});
     /* A replay is not a new transaction. */
     assert_int_equal(loyalty_reverse(fx->ledger, &undo_award, &p), LOYALTY_OK);
     assert_int_equal(p.replayed, 1);
-    expect_stats(fx, (loyalty_stats){3, 180, 500, 170, 30, -180, 8});
+    expect_stats(fx, (loyalty_stats){.members = 3, .outstanding = 180, .issued = 500, .redeemed = 170, .adjusted = 30, .reversed = -180, .transactions = 8});
 }
 
 static void test_stats_misuse(void **state)
