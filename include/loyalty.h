@@ -164,6 +164,12 @@ LOYALTY_API void loyalty_close(loyalty_ledger *ledger);
  *   pending_days    integer 0..3650, days before purchase points are spendable (default 0)
  *   expiry_days     integer 0..36500, days after which a lot expires; 0 never (default 0)
  *   hold_ttl_seconds integer 60..2592000, how long a hold lives            (default 900)
+ *   tier_window_days integer 1..3650, the rolling qualification window       (default 365)
+ *   tiers           array of {code, name, threshold, multiplier_permille, benefits: [codes]},
+ *                   at most 32, thresholds strictly increasing from 0       (default none)
+ *   benefits        array of {code, name, limit, period}: limit claims (1..1000000, omitted:
+ *                   unlimited) per calendar period "day", "week" (ISO, from Monday),
+ *                   "month" or "year" in UTC; each must be granted by a tier (default none)
  * Omitted fields take their defaults; unknown or ill-typed fields are
  * rejected with LOYALTY_ERR_INVALID and a message naming the field.
  * On success *version_out (if not NULL) is the new program version.
@@ -197,6 +203,7 @@ typedef struct loyalty_member_info {
     int64_t debt;                    /* clawed back beyond what was left; repaid by credits */
     int64_t next_expiry_points;      /* points of the next lot to expire, 0 when none */
     int64_t next_expiry_us;          /* when they expire, 0 when none */
+    int64_t qualifying;              /* purchase points in the tier window (after refunds) */
     int64_t created_us;              /* when the member was added */
 } loyalty_member_info;
 
@@ -417,6 +424,125 @@ LOYALTY_API int loyalty_member_unfreeze(loyalty_ledger *ledger, const char *memb
 /* Closing a closed member sets *replayed. *forfeited (may be NULL) gets the points forfeited. */
 LOYALTY_API int loyalty_member_close(loyalty_ledger *ledger, const char *member, const char *reason,
                                      int64_t *forfeited, int *replayed) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
+/* Tiers and benefits                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* One tier of the ladder in force, for loyalty_tiers. Strings valid during the callback. */
+typedef struct loyalty_tier_info {
+    const char *code;
+    const char *name;
+    int64_t position;            /* 0 for the default (lowest) tier */
+    int64_t threshold;           /* qualifying points needed */
+    int64_t multiplier_permille; /* earn multiplier */
+    const char *benefits;        /* benefit codes, comma-separated ("" when none) */
+    int64_t members;             /* members currently in the tier */
+} loyalty_tier_info;
+
+typedef int (*loyalty_tier_fn)(void *context, const loyalty_tier_info *tier);
+
+/* Lists the ladder, lowest first. Returns LOYALTY_OK, LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE. */
+LOYALTY_API int loyalty_tiers(loyalty_ledger *ledger, loyalty_tier_fn callback, void *context)
+    LOYALTY_WARN_UNUSED;
+
+/* One change of a member's tier. cause: "upgrade" (an award crossed a threshold),
+ * "evaluate" (loyalty_tier_evaluate) or "manual" (loyalty_tier_set). */
+typedef struct loyalty_tier_change {
+    const char *from;  /* NULL when the member had no tier */
+    const char *to;
+    const char *cause;
+    int64_t qualifying; /* qualifying points at the change */
+    const char *reason; /* NULL unless manual */
+    int64_t ts_us;
+    const char *actor;
+    int64_t audit_seq;
+} loyalty_tier_change;
+
+typedef int (*loyalty_tier_change_fn)(void *context, const loyalty_tier_change *change);
+
+/* Every tier change of a member, oldest first. Returns LOYALTY_OK, LOYALTY_ERR_INVALID,
+ * LOYALTY_ERR_NOT_FOUND, LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE. */
+LOYALTY_API int loyalty_tier_history(loyalty_ledger *ledger, const char *member,
+                                     loyalty_tier_change_fn callback, void *context)
+    LOYALTY_WARN_UNUSED;
+
+/*
+ * Puts a member in a tier by hand (audited with its reason code); the next
+ * evaluation may move the member again. info may be NULL.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_NOT_FOUND (member or
+ * tier code), LOYALTY_ERR_NOT_PERMITTED (closed member), LOYALTY_ERR_KEY,
+ * LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_tier_set(loyalty_ledger *ledger, const char *member, const char *tier,
+                                 const char *reason, loyalty_member_info *info) LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_evaluate_result {
+    int64_t members;     /* members evaluated */
+    int64_t upgraded;    /* moved up */
+    int64_t downgraded;  /* moved down */
+    int64_t placed;      /* had no tier of the ladder in force */
+} loyalty_evaluate_result;
+
+/*
+ * The batch evaluation (e.g. nightly): every member who is not closed is put
+ * in the tier their qualifying points reach now: down when they fell below
+ * their tier's threshold, placed when their tier is not in the ladder.
+ * Upgrades normally happen at once on the crossing award. Idempotent.
+ * Commits in batches; progress (may be NULL) is called after each.
+ * Returns LOYALTY_OK, LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY,
+ * LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_tier_evaluate(loyalty_ledger *ledger, loyalty_evaluate_result *result,
+                                      loyalty_progress_fn progress, void *context)
+    LOYALTY_WARN_UNUSED;
+
+/* A benefit of the member's tier, for loyalty_benefits. Strings valid during the callback. */
+typedef struct loyalty_benefit_status {
+    const char *code;
+    const char *name;
+    const char *period;      /* "day", "week", "month", "year"; NULL when unlimited */
+    int64_t limit;           /* claims per period, 0 when unlimited */
+    int64_t used;            /* claims in the current period (all claims when unlimited) */
+    int64_t remaining;       /* limit - used, -1 when unlimited */
+    int64_t period_start_us; /* the current period, 0 when unlimited */
+    int64_t period_end_us;
+} loyalty_benefit_status;
+
+typedef int (*loyalty_benefit_fn)(void *context, const loyalty_benefit_status *benefit);
+
+/* The benefits the member's tier grants, with this period's usage. Returns LOYALTY_OK,
+ * LOYALTY_ERR_INVALID, LOYALTY_ERR_NOT_FOUND, LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE. */
+LOYALTY_API int loyalty_benefits(loyalty_ledger *ledger, const char *member,
+                                 loyalty_benefit_fn callback, void *context) LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_claim_request {
+    const char *member;
+    const char *benefit; /* benefit code */
+    const char *ref;     /* idempotency reference */
+} loyalty_claim_request;
+
+typedef struct loyalty_claim_result {
+    char member[LOYALTY_ID_MAX + 1];
+    char benefit[LOYALTY_CODE_MAX + 1];
+    char ref[LOYALTY_ID_MAX + 1];
+    int replayed;
+    int64_t used;            /* claims in the claim's period, this one included */
+    int64_t remaining;       /* -1 when unlimited */
+    int64_t period_start_us; /* 0 when unlimited */
+    int64_t audit_seq;
+} loyalty_claim_result;
+
+/*
+ * Consumes one use of a benefit. Idempotent by reference.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_NOT_FOUND (member or
+ * benefit), LOYALTY_ERR_NOT_PERMITTED (the tier does not grant it; frozen or
+ * closed member), LOYALTY_ERR_INSUFFICIENT (used up this period),
+ * LOYALTY_ERR_CONFLICT, LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY,
+ * LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_benefit_claim(loyalty_ledger *ledger, const loyalty_claim_request *request,
+                                      loyalty_claim_result *result) LOYALTY_WARN_UNUSED;
 
 /* ------------------------------------------------------------------------ */
 /* Reading: history and statistics                                           */

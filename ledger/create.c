@@ -79,6 +79,29 @@ static int build_ledger(loyalty_ledger *l, const program_rules *rules)
     return rc;
 }
 
+/* Creates the database file and builds the ledger in it; on failure removes what it made. */
+static int create_database(loyalty_ledger *l, const program_rules *rules)
+{
+    int rc = LOYALTY_OK;
+    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK)
+        rc = fail_db(l, "cannot create ledger");
+    if (rc == LOYALTY_OK)
+        rc = db_configure(l);
+    if (rc == LOYALTY_OK)
+        rc = db_exec(l, "PRAGMA journal_mode = WAL");
+    if (rc == LOYALTY_OK)
+        rc = db_exec(l, "BEGIN IMMEDIATE");
+    if (rc == LOYALTY_OK) {
+        l->in_write = 1;
+        rc = write_end(l, build_ledger(l, rules));
+    }
+    /* EXISTS here means another process created the ledger meanwhile: it is theirs. */
+    if (rc != LOYALTY_OK && rc != LOYALTY_ERR_EXISTS)
+        remove_created(l);
+    return rc;
+}
+
 LOYALTY_API int loyalty_create(loyalty_ledger **out, const loyalty_open_options *options,
                                const char *program_json)
 {
@@ -95,22 +118,8 @@ LOYALTY_API int loyalty_create(loyalty_ledger **out, const loyalty_open_options 
     /* The key first: a key problem must not leave a database file behind. */
     if (rc == LOYALTY_OK)
         rc = keys_load_or_create(l);
-    if (rc != LOYALTY_OK)
-        return rc;
-    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK)
-        rc = fail_db(l, "cannot create ledger");
     if (rc == LOYALTY_OK)
-        rc = db_configure(l);
-    if (rc == LOYALTY_OK)
-        rc = db_exec(l, "PRAGMA journal_mode = WAL");
-    if (rc == LOYALTY_OK)
-        rc = db_exec(l, "BEGIN IMMEDIATE");
-    if (rc == LOYALTY_OK) {
-        l->in_write = 1;
-        rc = write_end(l, build_ledger(l, &rules));
-    }
-    if (rc != LOYALTY_OK && rc != LOYALTY_ERR_EXISTS)
-        remove_created(l);
+        rc = create_database(l, &rules);
+    program_rules_clear(&rules);
     return rc;
 }

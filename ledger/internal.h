@@ -59,6 +59,9 @@ typedef struct program_rules {
     int64_t pending_days;
     int64_t expiry_days;
     int64_t hold_ttl_seconds;
+    int64_t tier_window_days;
+    json_t *tiers;    /* canonical ladder, NULL when none (owned; program_rules_clear) */
+    json_t *benefits; /* canonical catalogue, NULL when none (owned) */
 } program_rules;
 
 typedef struct cached_statement {
@@ -152,11 +155,18 @@ void checkpoint_digest(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us
 
 /* --- program.c ----------------------------------------------------------- */
 int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules);
+void program_rules_clear(program_rules *rules);
 json_t *program_to_json(const program_rules *rules, int every_field);
 int program_current(loyalty_ledger *l, program_rules *rules);
 int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *version_out);
 int earn_points(const program_rules *rules, int64_t amount_minor, int64_t multiplier_permille,
                 int64_t *points_out);
+
+/* --- ladder.c ------------------------------------------------------------ */
+int ladder_valid_period(const char *period);
+int ladder_parse_field(loyalty_ledger *l, const char *key, json_t *value, program_rules *rules);
+int ladder_check(loyalty_ledger *l, const program_rules *rules);
+int ladder_store(loyalty_ledger *l, int64_t version, const program_rules *rules);
 
 /* --- members.c ----------------------------------------------------------- */
 typedef struct member_row {
@@ -251,6 +261,28 @@ int expire_member_apply(loyalty_ledger *l, const char *external_id, int64_t *exp
 int status_apply(loyalty_ledger *l, const char *action, const char *member, const char *reason,
                  int *replayed, int64_t *forfeited);
 void operation_next(loyalty_ledger *l);
+
+/* --- tiers.c, evaluate.c, benefits.c ------------------------------------- */
+typedef struct tier_row {
+    char code[LOYALTY_CODE_MAX + 1];
+    int64_t position;
+    int64_t threshold;
+    int64_t multiplier_permille;
+} tier_row;
+int tier_lookup(loyalty_ledger *l, int64_t version, const char *code, tier_row *t);
+int tier_effective(loyalty_ledger *l, const member_row *member, int64_t version, tier_row *t);
+int tier_qualifying(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t window_days,
+                    int64_t *points);
+int tier_multiplier(loyalty_ledger *l, const member_row *member, const program_rules *rules,
+                    int64_t *multiplier);
+int tier_upgrade_for(loyalty_ledger *l, const member_row *member, const program_rules *rules,
+                     int64_t points, char to[LOYALTY_CODE_MAX + 1], int64_t *qualifying);
+int tier_record(loyalty_ledger *l, member_row *member, const char *to, const char *cause,
+                int64_t qualifying, const char *reason, int64_t audit_seq);
+int tier_evaluate_apply(loyalty_ledger *l, const char *external_id, int *moved);
+int tier_set_apply(loyalty_ledger *l, const char *external_id, const char *code, const char *reason);
+int benefit_period(const char *period, int64_t now_us, int64_t *start_us, int64_t *end_us);
+int claim_apply(loyalty_ledger *l, const loyalty_claim_request *request, loyalty_claim_result *result);
 
 /* --- replay.c ------------------------------------------------------------ */
 int replay_entry(loyalty_ledger *l, const audit_source *source);

@@ -34,6 +34,39 @@ static int check_award(loyalty_ledger *l, const loyalty_award_request *r)
     return rc;
 }
 
+/*
+ * A purchase: points at the member's tier multiplier, and an upgrade at once
+ * when they lift qualifying points over a threshold (this award still earned
+ * at the old multiplier; the payload names the new tier).
+ */
+static int purchase(loyalty_ledger *l, member_row *member, int64_t amount, journal_row *row,
+                    loyalty_posting *result)
+{
+    program_rules rules;
+    char upgrade[LOYALTY_CODE_MAX + 1] = "";
+    int64_t qualifying = 0;
+    int rc = program_current(l, &rules);
+    row->amount_minor = amount;
+    if (rc == LOYALTY_OK)
+        rc = tier_multiplier(l, member, &rules, &row->multiplier_permille);
+    if (rc == LOYALTY_OK && earn_points(&rules, amount, row->multiplier_permille, &row->points))
+        rc = fail(l, LOYALTY_ERR_INVALID, "the award for amount %lld is out of range", (long long)amount);
+    if (rc == LOYALTY_OK)
+        rc = tier_upgrade_for(l, member, &rules, row->points, upgrade, &qualifying);
+    if (rc != LOYALTY_OK)
+        return rc;
+    json_t *extra = upgrade[0] ? json_object() : NULL;
+    if (extra)
+        json_object_set_new(extra, "upgrade", json_string(upgrade));
+    row->extra = extra;
+    int64_t seq = l->next_seq;
+    rc = posting_write(l, member, row, KIND_AWARD, result);
+    json_decref(extra);
+    if (rc == LOYALTY_OK && upgrade[0])
+        rc = tier_record(l, member, upgrade, "upgrade", qualifying, NULL, seq);
+    return rc;
+}
+
 int award_apply(loyalty_ledger *l, const loyalty_award_request *r, loyalty_posting *result)
 {
     int rc = check_award(l, r);
@@ -56,18 +89,8 @@ int award_apply(loyalty_ledger *l, const loyalty_award_request *r, loyalty_posti
         return rc;
     journal_row row = {.kind = KIND_AWARD, .ref = r->ref, .request_hash = hash,
                        .points = r->points, .reason = r->reason};
-    if (r->amount_minor) {
-        program_rules rules;
-        rc = program_current(l, &rules);
-        row.amount_minor = r->amount_minor;
-        row.multiplier_permille = 1000;
-        if (rc == LOYALTY_OK && earn_points(&rules, r->amount_minor, 1000, &row.points))
-            rc = fail(l, LOYALTY_ERR_INVALID, "the award for amount %lld is out of range",
-                      (long long)r->amount_minor);
-        if (rc != LOYALTY_OK)
-            return rc;
-    }
-    return posting_write(l, &member, &row, KIND_AWARD, result);
+    return r->amount_minor ? purchase(l, &member, r->amount_minor, &row, result)
+                           : posting_write(l, &member, &row, KIND_AWARD, result);
 }
 
 /* --- redeem -------------------------------------------------------------- */

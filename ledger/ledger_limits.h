@@ -30,6 +30,15 @@
 #define LIMIT_HOLD_TTL_MAX INT64_C(2592000)
 #define DEFAULT_HOLD_TTL_SECONDS INT64_C(900)
 
+/* A ladder of 32 tiers and a catalogue of 256 benefits cover any real program. */
+#define LIMIT_TIERS_MAX 32
+#define LIMIT_BENEFITS_MAX 256
+#define LIMIT_CLAIMS_PER_PERIOD_MAX INT64_C(1000000)
+
+/* The qualification window: a day to ten years. */
+#define LIMIT_TIER_WINDOW_DAYS_MAX INT64_C(3650)
+#define DEFAULT_TIER_WINDOW_DAYS INT64_C(365)
+
 /* The expiry sweep commits this many members per transaction. */
 #define LIMIT_SWEEP_BATCH 256
 

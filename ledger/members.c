@@ -77,7 +77,9 @@ int member_set_balance(loyalty_ledger *l, int64_t member_id, int64_t balance, in
 /* Adds the member unless the id exists (then *replayed = 1 and nothing is written). */
 int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed)
 {
-    static const char sql[] = "INSERT INTO members (external_id, created_us) VALUES (?, ?)";
+    static const char sql[] = "INSERT INTO members (external_id, created_us, tier) VALUES (?, ?,"
+                              " (SELECT code FROM program_tiers WHERE position = 0"
+                              "  AND version = (SELECT MAX(version) FROM program)))";
     int rc = check_id(l, "member id", external_id);
     if (rc != LOYALTY_OK)
         return rc;
@@ -112,9 +114,14 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
     lot_sums sums;
     int64_t held = 0;
     memset(info, 0, sizeof *info);
+    program_rules rules;
     int rc = lots_sum(l, row->id, now_us, &sums);
     if (rc == LOYALTY_OK)
         rc = holds_sum(l, row->id, now_us, &held);
+    if (rc == LOYALTY_OK)
+        rc = program_current(l, &rules);
+    if (rc == LOYALTY_OK)
+        rc = tier_qualifying(l, row->id, now_us, rules.tier_window_days, &info->qualifying);
     if (rc == LOYALTY_OK)
         rc = lots_next_expiry(l, row->id, now_us, &info->next_expiry_us, &info->next_expiry_points);
     if (rc != LOYALTY_OK)

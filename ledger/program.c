@@ -16,6 +16,15 @@ static void program_defaults(program_rules *rules)
     rules->minor_per_unit = 100;
     rules->points_per_unit = 1;
     rules->hold_ttl_seconds = DEFAULT_HOLD_TTL_SECONDS;
+    rules->tier_window_days = DEFAULT_TIER_WINDOW_DAYS;
+}
+
+void program_rules_clear(program_rules *rules)
+{
+    json_decref(rules->tiers);
+    json_decref(rules->benefits);
+    rules->tiers = NULL;
+    rules->benefits = NULL;
 }
 
 static int parse_integer_field(loyalty_ledger *l, const char *name, json_t *value, int64_t min,
@@ -56,10 +65,17 @@ static int parse_field(loyalty_ledger *l, const char *key, json_t *value, progra
     if (strcmp(key, "hold_ttl_seconds") == 0)
         return parse_integer_field(l, key, value, LIMIT_HOLD_TTL_MIN, LIMIT_HOLD_TTL_MAX,
                                    &rules->hold_ttl_seconds);
+    if (strcmp(key, "tier_window_days") == 0)
+        return parse_integer_field(l, key, value, 1, LIMIT_TIER_WINDOW_DAYS_MAX,
+                                   &rules->tier_window_days);
+    int rc = ladder_parse_field(l, key, value, rules);
+    if (rc >= 0)
+        return rc;
     return fail(l, LOYALTY_ERR_INVALID, "unknown program field '%.64s'", key);
 }
 
-/* Parses and validates program JSON; omitted fields take their defaults. */
+/* Parses and validates program JSON; omitted fields take their defaults. The
+ * caller clears rules (program_rules_clear) whatever the outcome. */
 int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules)
 {
     program_defaults(rules);
@@ -83,6 +99,8 @@ int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules
             rc = parse_field(l, key, value, rules);
     }
     json_decref(root);
+    if (rc == LOYALTY_OK)
+        rc = ladder_check(l, rules);
     return rc;
 }
 
@@ -104,13 +122,20 @@ json_t *program_to_json(const program_rules *rules, int every_field)
         json_object_set_new(o, "expiry_days", json_integer(rules->expiry_days));
     if (every_field || rules->hold_ttl_seconds != DEFAULT_HOLD_TTL_SECONDS)
         json_object_set_new(o, "hold_ttl_seconds", json_integer(rules->hold_ttl_seconds));
+    if (every_field || rules->tier_window_days != DEFAULT_TIER_WINDOW_DAYS)
+        json_object_set_new(o, "tier_window_days", json_integer(rules->tier_window_days));
+    if (every_field || rules->tiers)
+        json_object_set_new(o, "tiers", rules->tiers ? json_deep_copy(rules->tiers) : json_array());
+    if (every_field || rules->benefits)
+        json_object_set_new(o, "benefits",
+                            rules->benefits ? json_deep_copy(rules->benefits) : json_array());
     return o;
 }
 
 int program_current(loyalty_ledger *l, program_rules *rules)
 {
     static const char sql[] = "SELECT version, currency, minor_per_unit, points_per_unit,"
-                              " pending_days, expiry_days, hold_ttl_seconds"
+                              " pending_days, expiry_days, hold_ttl_seconds, tier_window_days"
                               " FROM program ORDER BY version DESC LIMIT 1";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
@@ -127,6 +152,7 @@ int program_current(loyalty_ledger *l, program_rules *rules)
         rules->pending_days = sqlite3_column_int64(st, 4);
         rules->expiry_days = sqlite3_column_int64(st, 5);
         rules->hold_ttl_seconds = sqlite3_column_int64(st, 6);
+        rules->tier_window_days = sqlite3_column_int64(st, 7);
     } else {
         rc = step == SQLITE_DONE ? fail(l, LOYALTY_ERR_INTERNAL, "the ledger has no program")
                                  : fail_db(l, "reading the program");
@@ -141,8 +167,8 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
     static const char sql_max[] = "SELECT COALESCE(MAX(version), 0) FROM program";
     static const char sql_insert[] =
         "INSERT INTO program (version, loaded_us, actor, body, currency, minor_per_unit,"
-        " points_per_unit, pending_days, expiry_days, hold_ttl_seconds)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " points_per_unit, pending_days, expiry_days, hold_ttl_seconds, tier_window_days)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *st = stmt(l, sql_max);
     if (st == NULL)
         return l->error_code;
@@ -169,10 +195,13 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
         sqlite3_bind_int64(st, 8, rules->pending_days);
         sqlite3_bind_int64(st, 9, rules->expiry_days);
         sqlite3_bind_int64(st, 10, rules->hold_ttl_seconds);
+        sqlite3_bind_int64(st, 11, rules->tier_window_days);
         rc = sqlite3_step(st) == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "storing the program");
         sqlite3_reset(st);
     }
     free(body_text);
+    if (rc == LOYALTY_OK)
+        rc = ladder_store(l, version, rules);
     if (rc != LOYALTY_OK) {
         json_decref(body);
         return rc;
@@ -218,12 +247,31 @@ LOYALTY_API int loyalty_program_load(loyalty_ledger *l, const char *program_json
         return fail(l, LOYALTY_ERR_MISUSE, "program text is required");
     program_rules rules;
     int rc = program_parse(l, program_json, &rules);
-    if (rc != LOYALTY_OK)
-        return rc;
-    rc = write_begin(l);
-    if (rc != LOYALTY_OK)
-        return rc;
-    return write_end(l, program_apply(l, &rules, version_out));
+    if (rc == LOYALTY_OK)
+        rc = write_begin(l);
+    if (rc == LOYALTY_OK)
+        rc = write_end(l, program_apply(l, &rules, version_out));
+    program_rules_clear(&rules);
+    return rc;
+}
+
+/* The stored canonical text of the program in force and its version. */
+static int current_body(loyalty_ledger *l, int64_t *version, char **body)
+{
+    static const char sql[] = "SELECT version, body FROM program ORDER BY version DESC LIMIT 1";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    int step = sqlite3_step(st);
+    *body = NULL;
+    if (step == SQLITE_ROW) {
+        *version = sqlite3_column_int64(st, 0);
+        *body = strdup((const char *)sqlite3_column_text(st, 1));
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW)
+        return fail_db(l, "reading the program");
+    return *body ? LOYALTY_OK : fail(l, LOYALTY_ERR_NOMEM, "out of memory");
 }
 
 LOYALTY_API int loyalty_program_show(loyalty_ledger *l, char **json_out)
@@ -231,19 +279,27 @@ LOYALTY_API int loyalty_program_show(loyalty_ledger *l, char **json_out)
     if (json_out == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "json_out is required") : LOYALTY_ERR_MISUSE;
     *json_out = NULL;
-    program_rules rules;
+    program_rules rules = {0};
+    int64_t version = 0;
+    char *body = NULL;
     int rc = read_begin(l);
     if (rc == LOYALTY_OK)
-        rc = program_current(l, &rules);
+        rc = current_body(l, &version, &body);
     read_end(l);
-    if (rc != LOYALTY_OK)
-        return rc;
-    json_t *o = json_object();
-    json_object_set_new(o, "version", json_integer(rules.version));
-    json_t *fields = program_to_json(&rules, 1);
-    json_object_update(o, fields);
-    json_decref(fields);
-    *json_out = json_compact(o);
-    json_decref(o);
-    return *json_out ? LOYALTY_OK : fail(l, LOYALTY_ERR_NOMEM, "out of memory");
+    if (rc == LOYALTY_OK)
+        rc = program_parse(l, body, &rules);
+    free(body);
+    if (rc == LOYALTY_OK) {
+        json_t *o = json_object();
+        json_object_set_new(o, "version", json_integer(version));
+        json_t *fields = program_to_json(&rules, 1);
+        json_object_update(o, fields);
+        json_decref(fields);
+        *json_out = json_compact(o);
+        json_decref(o);
+        if (*json_out == NULL)
+            rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory");
+    }
+    program_rules_clear(&rules);
+    return rc;
 }

@@ -41,7 +41,10 @@ static int replay_program(loyalty_ledger *l, json_t *payload)
     program_rules rules;
     int rc = program_parse(l, text, &rules);
     free(text);
-    return rc == LOYALTY_OK ? program_apply(l, &rules, NULL) : rc;
+    if (rc == LOYALTY_OK)
+        rc = program_apply(l, &rules, NULL);
+    program_rules_clear(&rules);
+    return rc;
 }
 
 static int replay_member_add(loyalty_ledger *l, json_t *payload)
@@ -112,6 +115,19 @@ static int replay_lifecycle(loyalty_ledger *l, const char *action, json_t *p)
         rc = hold_lapse_apply(l, text_field(p, "ref"));
     } else if (strcmp(action, "expire") == 0) {
         rc = expire_member_apply(l, text_field(p, "member"), NULL);
+    } else if (strcmp(action, "tier_change") == 0) {
+        const char *cause = text_field(p, "cause");
+        int moved = 0;
+        rc = cause && strcmp(cause, "manual") == 0
+                 ? tier_set_apply(l, text_field(p, "member"), text_field(p, "to"),
+                                  text_field(p, "reason"))
+                 : tier_evaluate_apply(l, text_field(p, "member"), &moved);
+    } else if (strcmp(action, "benefit_claim") == 0) {
+        loyalty_claim_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
+                                   .benefit = text_field(p, "benefit")};
+        loyalty_claim_result claim;
+        rc = claim_apply(l, &r, &claim);
+        replayed = rc == LOYALTY_OK && claim.replayed;
     } else {
         rc = status_apply(l, action, text_field(p, "member"), text_field(p, "reason"), &replayed, NULL);
     }
@@ -124,7 +140,7 @@ static int is_lifecycle(const char *action)
 {
     static const char *const actions[] = {"refund", "hold", "capture", "release", "hold_lapse",
                                           "expire", "member_freeze", "member_unfreeze",
-                                          "member_close"};
+                                          "member_close", "tier_change", "benefit_claim"};
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (strcmp(action, actions[i]) == 0)
             return 1;

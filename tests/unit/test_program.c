@@ -16,7 +16,7 @@ static void assert_program(fixture *fx, int64_t version, const char *currency,
     json_error_t error;
     json_t *o = json_loads(text, 0, &error);
     assert_non_null(o);
-    assert_int_equal(json_object_size(o), 7);
+    assert_int_equal(json_object_size(o), 10);
     assert_int_equal(json_integer_value(json_object_get(o, "version")), version);
     assert_string_equal(json_string_value(json_object_get(o, "currency")), currency);
     assert_int_equal(json_integer_value(json_object_get(o, "minor_per_unit")), minor_per_unit);
@@ -24,6 +24,9 @@ static void assert_program(fixture *fx, int64_t version, const char *currency,
     assert_true(json_is_integer(json_object_get(o, "pending_days")));
     assert_true(json_is_integer(json_object_get(o, "expiry_days")));
     assert_true(json_is_integer(json_object_get(o, "hold_ttl_seconds")));
+    assert_true(json_is_integer(json_object_get(o, "tier_window_days")));
+    assert_true(json_is_array(json_object_get(o, "tiers")));
+    assert_true(json_is_array(json_object_get(o, "benefits")));
     assert_null(strchr(text, ' '));
     assert_null(strchr(text, '\n'));
     json_decref(o);
