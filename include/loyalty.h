@@ -24,6 +24,18 @@
  *   `replayed` set; with different parameters it fails with
  *   LOYALTY_ERR_CONFLICT. This holds across processes.
  *
+ * Operators and permissions: every call acts as the handle's actor, who must
+ * be an active operator whose role allows the call, else
+ * LOYALTY_ERR_NOT_PERMITTED and nothing changes (loyalty_verify is open to
+ * anyone holding the file). Roles: "checkout" adds members, awards, redeems,
+ * holds, captures, releases, refunds and claims benefits; "support" adds
+ * members, adjusts, reverses, freezes/unfreezes/closes members and sets
+ * tiers; "supervisor" does what support does and approves; "auditor" exports
+ * and verifies; "admin" does everything, including program loads, operators,
+ * key rotation, checkpoints, the expiry sweep and tier evaluation. Every role
+ * reads (balances, history, statistics, tiers, benefits, the program). A
+ * ledger with no operator at all (made before operators existed) is open.
+ *
  * Thread safety: a loyalty_ledger handle must be used by one thread at a time.
  * Separate handles (in one process or many) on the same database may be used
  * concurrently; SQLite's locking serialises writers and the busy timeout
@@ -165,6 +177,8 @@ LOYALTY_API void loyalty_close(loyalty_ledger *ledger);
  *   expiry_days     integer 0..36500, days after which a lot expires; 0 never (default 0)
  *   hold_ttl_seconds integer 60..2592000, how long a hold lives            (default 900)
  *   tier_window_days integer 1..3650, the rolling qualification window       (default 365)
+ *   approval_threshold integer 0..10^12: adjustments larger than this (in absolute points)
+ *                   wait for a second operator's approval; 0 means never   (default 0)
  *   tiers           array of {code, name, threshold, multiplier_permille, benefits: [codes]},
  *                   at most 32, thresholds strictly increasing from 0       (default none)
  *   benefits        array of {code, name, limit, period}: limit claims (1..1000000, omitted:
@@ -240,6 +254,9 @@ typedef struct loyalty_posting {
     int64_t multiplier_permille;     /* earn multiplier used (purchase awards; 1000 otherwise) */
     int64_t reversed_tx;             /* for a reversal: the transaction it compensates; else 0 */
     int64_t audit_seq;               /* the audit entry recording the operation */
+    int pending_approval;            /* 1: an adjustment above the approval threshold was recorded,
+                                        not applied (tx 0, points 0) until loyalty_approve */
+    int64_t approval;                /* the approval request's id when pending_approval, else 0 */
 } loyalty_posting;
 
 /*
@@ -543,6 +560,86 @@ typedef struct loyalty_claim_result {
  */
 LOYALTY_API int loyalty_benefit_claim(loyalty_ledger *ledger, const loyalty_claim_request *request,
                                       loyalty_claim_result *result) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
+/* Operators and approvals                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Roles, as the strings the API takes. */
+#define LOYALTY_ROLE_CHECKOUT "checkout"
+#define LOYALTY_ROLE_SUPPORT "support"
+#define LOYALTY_ROLE_SUPERVISOR "supervisor"
+#define LOYALTY_ROLE_AUDITOR "auditor"
+#define LOYALTY_ROLE_ADMIN "admin"
+
+/*
+ * Registers an operator (name as an actor: [A-Za-z0-9._:@-]{1,64}) with a
+ * role. Adding an existing active operator with the same role sets *replayed
+ * (may be NULL); with another role it is LOYALTY_ERR_CONFLICT; a disabled
+ * one is LOYALTY_ERR_STATE. Admin only.
+ * Returns LOYALTY_OK, LOYALTY_ERR_INVALID, LOYALTY_ERR_CONFLICT,
+ * LOYALTY_ERR_STATE, LOYALTY_ERR_NOT_PERMITTED, LOYALTY_ERR_KEY,
+ * LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY, LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_operator_add(loyalty_ledger *ledger, const char *name, const char *role,
+                                     int *replayed) LOYALTY_WARN_UNUSED;
+
+/* Disables an operator for good (disabling again sets *replayed). An admin cannot disable
+ * themselves. Returns as loyalty_operator_add, plus LOYALTY_ERR_NOT_FOUND. */
+LOYALTY_API int loyalty_operator_disable(loyalty_ledger *ledger, const char *name, int *replayed)
+    LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_operator_info {
+    const char *name;
+    const char *role;
+    const char *status;     /* "active" or "disabled" */
+    int64_t created_us;
+    const char *created_by;
+} loyalty_operator_info;
+
+typedef int (*loyalty_operator_fn)(void *context, const loyalty_operator_info *operator_info);
+
+/* Lists every operator by name. Returns LOYALTY_OK, LOYALTY_ERR_NOT_PERMITTED,
+ * LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE. */
+LOYALTY_API int loyalty_operators(loyalty_ledger *ledger, loyalty_operator_fn callback, void *context)
+    LOYALTY_WARN_UNUSED;
+
+/*
+ * Applies a pending adjustment: the acting operator must be a supervisor or
+ * an admin and not the one who requested it. result is the adjustment's
+ * posting. Returns LOYALTY_OK, LOYALTY_ERR_NOT_FOUND, LOYALTY_ERR_STATE (not
+ * pending any more), LOYALTY_ERR_NOT_PERMITTED (role, self-approval, closed
+ * member), LOYALTY_ERR_INSUFFICIENT (a debit the member can no longer
+ * cover), LOYALTY_ERR_KEY, LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY,
+ * LOYALTY_ERR_MISUSE.
+ */
+LOYALTY_API int loyalty_approve(loyalty_ledger *ledger, int64_t approval, loyalty_posting *result)
+    LOYALTY_WARN_UNUSED;
+
+/* Drops a pending adjustment with a reason code (supervisor or admin; the requester may
+ * withdraw their own). Returns as loyalty_approve, without INSUFFICIENT. */
+LOYALTY_API int loyalty_reject(loyalty_ledger *ledger, int64_t approval, const char *reason)
+    LOYALTY_WARN_UNUSED;
+
+typedef struct loyalty_approval_info {
+    int64_t id;
+    const char *member;
+    const char *ref;
+    int64_t points;
+    const char *reason;
+    const char *note;          /* NULL when none */
+    const char *status;        /* "pending", "approved" or "rejected" */
+    const char *requested_by;
+    int64_t requested_us;
+    const char *decided_by;    /* NULL while pending */
+} loyalty_approval_info;
+
+typedef int (*loyalty_approval_fn)(void *context, const loyalty_approval_info *approval);
+
+/* Lists approval requests, oldest first: only pending ones unless all is non-zero.
+ * Returns LOYALTY_OK, LOYALTY_ERR_NOT_PERMITTED, LOYALTY_ERR_STORAGE, LOYALTY_ERR_MISUSE. */
+LOYALTY_API int loyalty_approvals(loyalty_ledger *ledger, int all, loyalty_approval_fn callback,
+                                  void *context) LOYALTY_WARN_UNUSED;
 
 /* ------------------------------------------------------------------------ */
 /* Reading: history and statistics                                           */

@@ -269,7 +269,7 @@ int claim_apply(loyalty_ledger *l, const loyalty_claim_request *r, loyalty_claim
 LOYALTY_API int loyalty_benefit_claim(loyalty_ledger *l, const loyalty_claim_request *request,
                                       loyalty_claim_result *result)
 {
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_CLAIM);
     return rc == LOYALTY_OK ? write_end(l, claim_apply(l, request, result)) : rc;
 }
 
@@ -282,7 +282,7 @@ LOYALTY_API int loyalty_benefits(loyalty_ledger *l, const char *member, loyalty_
                               " WHERE g.version = ?1 AND g.tier_code = ?2 ORDER BY b.code";
     if (callback == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "callback is required") : LOYALTY_ERR_MISUSE;
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     if (rc != LOYALTY_OK)
         return rc;
     member_row row;

@@ -72,10 +72,15 @@ static int build_ledger(loyalty_ledger *l, const program_rules *rules)
     l->next_seq = 1;
     memset(l->prev_hash, 0, sizeof l->prev_hash);
     l->entries_written = 0;
+    /* Genesis, the program and the first admin: three entries of one transaction. */
+    int replayed = 0;
     rc = genesis_apply(l, l->public_key);
-    l->entries_written = 0; /* genesis and the program are two entries of one transaction */
+    operation_next(l);
     if (rc == LOYALTY_OK)
         rc = program_apply(l, rules, NULL);
+    operation_next(l);
+    if (rc == LOYALTY_OK)
+        rc = operator_add_apply(l, l->actor, LOYALTY_ROLE_ADMIN, &replayed);
     return rc;
 }
 

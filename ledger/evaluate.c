@@ -50,7 +50,7 @@ static int evaluate_batch(loyalty_ledger *l, char (*ids)[LOYALTY_ID_MAX + 1], in
 static int count_members(loyalty_ledger *l, int64_t *total)
 {
     static const char sql[] = "SELECT COUNT(*) FROM members WHERE status != 'closed'";
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_SWEEP);
     sqlite3_stmt *st = rc == LOYALTY_OK ? stmt(l, sql) : NULL;
     if (rc == LOYALTY_OK && st == NULL)
         rc = l->error_code;
@@ -76,7 +76,7 @@ LOYALTY_API int loyalty_tier_evaluate(loyalty_ledger *l, loyalty_evaluate_result
     while (rc == LOYALTY_OK) {
         loyalty_evaluate_result before = *result;
         int64_t count = 0, last = after;
-        rc = write_begin(l);
+        rc = write_begin_as(l, CAP_SWEEP);
         if (rc != LOYALTY_OK)
             break;
         rc = next_members(l, after, ids, &last, &count);

@@ -102,7 +102,7 @@ static int count_work(loyalty_ledger *l, int64_t now_us, int64_t *total)
     static const char sql[] =
         "SELECT (SELECT COUNT(DISTINCT member_id) FROM lots WHERE remaining > 0 AND expires_us <= ?1)"
         " + (SELECT COUNT(*) FROM holds WHERE status = 'open' AND expires_us <= ?1)";
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_SWEEP);
     sqlite3_stmt *st = rc == LOYALTY_OK ? stmt(l, sql) : NULL;
     if (rc == LOYALTY_OK && st == NULL)
         rc = l->error_code;
@@ -131,7 +131,7 @@ LOYALTY_API int loyalty_expire(loyalty_ledger *l, loyalty_expire_result *result,
     /* Each batch leaves less to do; the bound only guards against a bug looping forever. */
     for (int64_t round = 0; rc == LOYALTY_OK && round <= total / LIMIT_SWEEP_BATCH + 2; round++) {
         loyalty_expire_result before = *result;
-        rc = write_begin(l);
+        rc = write_begin_as(l, CAP_SWEEP);
         if (rc != LOYALTY_OK)
             break;
         rc = write_end(l, sweep_batch(l, work, result, &batch));

@@ -46,7 +46,7 @@ LOYALTY_API int loyalty_audit_export(loyalty_ledger *l, int64_t from_seq, loyalt
         " FROM audit WHERE seq >= ? ORDER BY seq";
     if (callback == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "callback is required") : LOYALTY_ERR_MISUSE;
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_EXPORT);
     if (rc != LOYALTY_OK)
         return rc;
     if (from_seq < 1)
@@ -142,7 +142,7 @@ LOYALTY_API int loyalty_audit_checkpoint(loyalty_ledger *l, char **text_out)
     *text_out = NULL;
     int64_t seq = 0, ts_us = 0;
     unsigned char hash[HASH_BYTES], digest[HASH_BYTES], sig[crypto_sign_BYTES];
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_ADMIN);
     if (rc == LOYALTY_OK)
         rc = read_head(l, &seq, &ts_us, hash);
     if (rc == LOYALTY_OK)

@@ -66,7 +66,7 @@ LOYALTY_API int loyalty_history(loyalty_ledger *l, const char *member, int64_t l
         return l ? fail(l, LOYALTY_ERR_MISUSE, "callback and next_before are required")
                  : LOYALTY_ERR_MISUSE;
     *next_before = 0;
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     if (rc != LOYALTY_OK)
         return rc;
     rc = check_id(l, "member id", member);
@@ -136,7 +136,7 @@ LOYALTY_API int loyalty_stats_get(loyalty_ledger *l, loyalty_stats *s)
     if (s == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "stats is required") : LOYALTY_ERR_MISUSE;
     memset(s, 0, sizeof *s);
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     if (rc == LOYALTY_OK)
         rc = single_integer(l, sql_members, &s->members);
     if (rc == LOYALTY_OK)

@@ -295,19 +295,19 @@ int hold_lapse_apply(loyalty_ledger *l, const char *ref)
 LOYALTY_API int loyalty_hold(loyalty_ledger *l, const loyalty_hold_request *request,
                              loyalty_hold_info *result)
 {
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_SPEND);
     return rc == LOYALTY_OK ? write_end(l, hold_apply(l, request, result)) : rc;
 }
 
 LOYALTY_API int loyalty_capture(loyalty_ledger *l, const char *ref, int64_t points,
                                 loyalty_hold_info *result)
 {
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_SPEND);
     return rc == LOYALTY_OK ? write_end(l, capture_apply(l, ref, points, result)) : rc;
 }
 
 LOYALTY_API int loyalty_release(loyalty_ledger *l, const char *ref, loyalty_hold_info *result)
 {
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_SPEND);
     return rc == LOYALTY_OK ? write_end(l, release_apply(l, ref, result)) : rc;
 }

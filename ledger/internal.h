@@ -60,6 +60,7 @@ typedef struct program_rules {
     int64_t expiry_days;
     int64_t hold_ttl_seconds;
     int64_t tier_window_days;
+    int64_t approval_threshold;
     json_t *tiers;    /* canonical ladder, NULL when none (owned; program_rules_clear) */
     json_t *benefits; /* canonical catalogue, NULL when none (owned) */
 } program_rules;
@@ -283,6 +284,37 @@ int tier_evaluate_apply(loyalty_ledger *l, const char *external_id, int *moved);
 int tier_set_apply(loyalty_ledger *l, const char *external_id, const char *code, const char *reason);
 int benefit_period(const char *period, int64_t now_us, int64_t *start_us, int64_t *end_us);
 int claim_apply(loyalty_ledger *l, const loyalty_claim_request *request, loyalty_claim_result *result);
+
+/* --- operators.c, approvals.c -------------------------------------------- */
+enum capability {
+    CAP_READ = 1u << 0,
+    CAP_ADD_MEMBER = 1u << 1,
+    CAP_EARN = 1u << 2,
+    CAP_SPEND = 1u << 3,
+    CAP_REFUND = 1u << 4,
+    CAP_CLAIM = 1u << 5,
+    CAP_ADJUST = 1u << 6,
+    CAP_REVERSE = 1u << 7,
+    CAP_STATUS = 1u << 8,
+    CAP_SET_TIER = 1u << 9,
+    CAP_APPROVE = 1u << 10,
+    CAP_EXPORT = 1u << 11,
+    CAP_SWEEP = 1u << 12,
+    CAP_ADMIN = 1u << 13
+};
+int role_valid(const char *role);
+int authorize_actor(loyalty_ledger *l, const char *actor, unsigned capability);
+int write_begin_as(loyalty_ledger *l, unsigned capability);
+int read_begin_as(loyalty_ledger *l, unsigned capability);
+unsigned capability_of_action(const char *action, const char *cause);
+int operator_add_apply(loyalty_ledger *l, const char *name, const char *role, int *replayed);
+int operator_disable_apply(loyalty_ledger *l, const char *name, int *replayed);
+int approval_request(loyalty_ledger *l, member_row *member, const loyalty_adjust_request *r,
+                     const unsigned char hash[REQUEST_HASH_BYTES], loyalty_posting *result);
+int approval_previous(loyalty_ledger *l, const char *ref, const unsigned char hash[REQUEST_HASH_BYTES],
+                      loyalty_posting *result);
+int approve_apply(loyalty_ledger *l, int64_t approval, loyalty_posting *result);
+int reject_apply(loyalty_ledger *l, int64_t approval, const char *reason);
 
 /* --- replay.c ------------------------------------------------------------ */
 int replay_entry(loyalty_ledger *l, const audit_source *source);

@@ -154,12 +154,21 @@ int adjust_apply(loyalty_ledger *l, const loyalty_adjust_request *r, loyalty_pos
     rc = posting_begin(l, KIND_ADJUST, r->ref, hash, result);
     if (rc != LOYALTY_ERR_NOT_FOUND)
         return rc;
+    rc = approval_previous(l, r->ref, hash, result);
+    if (rc != LOYALTY_ERR_NOT_FOUND)
+        return rc;
     member_row member;
+    program_rules rules;
     rc = posting_member(l, r->member, &member);
     if (rc == LOYALTY_OK && r->points < 0)
         rc = posting_require_available(l, &member, -r->points, 0);
+    if (rc == LOYALTY_OK)
+        rc = program_current(l, &rules);
     if (rc != LOYALTY_OK)
         return rc;
+    if (rules.approval_threshold > 0 &&
+        (r->points > rules.approval_threshold || -r->points > rules.approval_threshold))
+        return approval_request(l, &member, r, hash, result);
     journal_row row = {.kind = KIND_ADJUST, .ref = r->ref, .request_hash = hash,
                        .points = r->points, .reason = r->reason, .note = r->note};
     return posting_write(l, &member, &row, KIND_ADJUST, result);
@@ -254,17 +263,17 @@ int reverse_apply(loyalty_ledger *l, const loyalty_reverse_request *r, loyalty_p
 
 /* --- public entry points ------------------------------------------------- */
 
-#define PUBLIC_POSTING(function, apply, request_type)                                     \
+#define PUBLIC_POSTING(function, apply, request_type, capability)                         \
     LOYALTY_API int function(loyalty_ledger *l, const request_type *request,              \
                              loyalty_posting *result)                                     \
     {                                                                                     \
-        int rc = write_begin(l);                                                          \
+        int rc = write_begin_as(l, capability);                                           \
         if (rc != LOYALTY_OK)                                                             \
             return rc;                                                                    \
         return write_end(l, apply(l, request, result));                                   \
     }
 
-PUBLIC_POSTING(loyalty_award, award_apply, loyalty_award_request)
-PUBLIC_POSTING(loyalty_redeem, redeem_apply, loyalty_redeem_request)
-PUBLIC_POSTING(loyalty_adjust, adjust_apply, loyalty_adjust_request)
-PUBLIC_POSTING(loyalty_reverse, reverse_apply, loyalty_reverse_request)
+PUBLIC_POSTING(loyalty_award, award_apply, loyalty_award_request, CAP_EARN)
+PUBLIC_POSTING(loyalty_redeem, redeem_apply, loyalty_redeem_request, CAP_SPEND)
+PUBLIC_POSTING(loyalty_adjust, adjust_apply, loyalty_adjust_request, CAP_ADJUST)
+PUBLIC_POSTING(loyalty_reverse, reverse_apply, loyalty_reverse_request, CAP_REVERSE)

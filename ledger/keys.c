@@ -380,7 +380,7 @@ LOYALTY_API int loyalty_key_rotate(loyalty_ledger *l, char new_public_key_hex[65
                                    char new_key_id_hex[17])
 {
     unsigned char new_public_key[crypto_sign_PUBLICKEYBYTES];
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_ADMIN);
     if (rc != LOYALTY_OK)
         return rc;
     char *pending = pending_key_path(l->key_path);
@@ -427,7 +427,7 @@ LOYALTY_API int loyalty_key_public(loyalty_ledger *l, char public_key_hex[65], c
     if (public_key_hex == NULL || key_id_hex == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "output buffers are required") : LOYALTY_ERR_MISUSE;
     unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     if (rc == LOYALTY_OK)
         rc = key_in_force(l, public_key, key_id_hex);
     read_end(l);

@@ -143,7 +143,7 @@ LOYALTY_API int loyalty_member_add(loyalty_ledger *l, const char *member,
                                    loyalty_member_info *info, int *replayed)
 {
     int was_replayed = 0;
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_ADD_MEMBER);
     if (rc != LOYALTY_OK)
         return rc;
     rc = member_add_apply(l, member, &was_replayed);
@@ -162,7 +162,7 @@ LOYALTY_API int loyalty_member_get(loyalty_ledger *l, const char *member, loyalt
 {
     if (info == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "info is required") : LOYALTY_ERR_MISUSE;
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     if (rc != LOYALTY_OK)
         return rc;
     rc = check_id(l, "member id", member);

@@ -65,6 +65,8 @@ static int parse_field(loyalty_ledger *l, const char *key, json_t *value, progra
     if (strcmp(key, "hold_ttl_seconds") == 0)
         return parse_integer_field(l, key, value, LIMIT_HOLD_TTL_MIN, LIMIT_HOLD_TTL_MAX,
                                    &rules->hold_ttl_seconds);
+    if (strcmp(key, "approval_threshold") == 0)
+        return parse_integer_field(l, key, value, 0, LIMIT_POINTS_MAX, &rules->approval_threshold);
     if (strcmp(key, "tier_window_days") == 0)
         return parse_integer_field(l, key, value, 1, LIMIT_TIER_WINDOW_DAYS_MAX,
                                    &rules->tier_window_days);
@@ -124,6 +126,8 @@ json_t *program_to_json(const program_rules *rules, int every_field)
         json_object_set_new(o, "hold_ttl_seconds", json_integer(rules->hold_ttl_seconds));
     if (every_field || rules->tier_window_days != DEFAULT_TIER_WINDOW_DAYS)
         json_object_set_new(o, "tier_window_days", json_integer(rules->tier_window_days));
+    if (every_field || rules->approval_threshold != 0)
+        json_object_set_new(o, "approval_threshold", json_integer(rules->approval_threshold));
     if (every_field || rules->tiers)
         json_object_set_new(o, "tiers", rules->tiers ? json_deep_copy(rules->tiers) : json_array());
     if (every_field || rules->benefits)
@@ -135,8 +139,8 @@ json_t *program_to_json(const program_rules *rules, int every_field)
 int program_current(loyalty_ledger *l, program_rules *rules)
 {
     static const char sql[] = "SELECT version, currency, minor_per_unit, points_per_unit,"
-                              " pending_days, expiry_days, hold_ttl_seconds, tier_window_days"
-                              " FROM program ORDER BY version DESC LIMIT 1";
+                              " pending_days, expiry_days, hold_ttl_seconds, tier_window_days,"
+                              " approval_threshold FROM program ORDER BY version DESC LIMIT 1";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
@@ -153,6 +157,7 @@ int program_current(loyalty_ledger *l, program_rules *rules)
         rules->expiry_days = sqlite3_column_int64(st, 5);
         rules->hold_ttl_seconds = sqlite3_column_int64(st, 6);
         rules->tier_window_days = sqlite3_column_int64(st, 7);
+        rules->approval_threshold = sqlite3_column_int64(st, 8);
     } else {
         rc = step == SQLITE_DONE ? fail(l, LOYALTY_ERR_INTERNAL, "the ledger has no program")
                                  : fail_db(l, "reading the program");
@@ -167,8 +172,8 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
     static const char sql_max[] = "SELECT COALESCE(MAX(version), 0) FROM program";
     static const char sql_insert[] =
         "INSERT INTO program (version, loaded_us, actor, body, currency, minor_per_unit,"
-        " points_per_unit, pending_days, expiry_days, hold_ttl_seconds, tier_window_days)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " points_per_unit, pending_days, expiry_days, hold_ttl_seconds, tier_window_days,"
+        " approval_threshold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *st = stmt(l, sql_max);
     if (st == NULL)
         return l->error_code;
@@ -196,6 +201,7 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
         sqlite3_bind_int64(st, 9, rules->expiry_days);
         sqlite3_bind_int64(st, 10, rules->hold_ttl_seconds);
         sqlite3_bind_int64(st, 11, rules->tier_window_days);
+        sqlite3_bind_int64(st, 12, rules->approval_threshold);
         rc = sqlite3_step(st) == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "storing the program");
         sqlite3_reset(st);
     }
@@ -248,7 +254,7 @@ LOYALTY_API int loyalty_program_load(loyalty_ledger *l, const char *program_json
     program_rules rules;
     int rc = program_parse(l, program_json, &rules);
     if (rc == LOYALTY_OK)
-        rc = write_begin(l);
+        rc = write_begin_as(l, CAP_ADMIN);
     if (rc == LOYALTY_OK)
         rc = write_end(l, program_apply(l, &rules, version_out));
     program_rules_clear(&rules);
@@ -282,7 +288,7 @@ LOYALTY_API int loyalty_program_show(loyalty_ledger *l, char **json_out)
     program_rules rules = {0};
     int64_t version = 0;
     char *body = NULL;
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     if (rc == LOYALTY_OK)
         rc = current_body(l, &version, &body);
     read_end(l);

@@ -109,6 +109,6 @@ int refund_apply(loyalty_ledger *l, const loyalty_refund_request *r, loyalty_pos
 LOYALTY_API int loyalty_refund(loyalty_ledger *l, const loyalty_refund_request *request,
                                loyalty_posting *result)
 {
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_REFUND);
     return rc == LOYALTY_OK ? write_end(l, refund_apply(l, request, result)) : rc;
 }

@@ -122,6 +122,20 @@ static int replay_lifecycle(loyalty_ledger *l, const char *action, json_t *p)
                  ? tier_set_apply(l, text_field(p, "member"), text_field(p, "to"),
                                   text_field(p, "reason"))
                  : tier_evaluate_apply(l, text_field(p, "member"), &moved);
+    } else if (strcmp(action, "operator_add") == 0) {
+        rc = operator_add_apply(l, text_field(p, "operator"), text_field(p, "role"), &replayed);
+    } else if (strcmp(action, "operator_disable") == 0) {
+        rc = operator_disable_apply(l, text_field(p, "operator"), &replayed);
+    } else if (strcmp(action, "adjust_request") == 0) {
+        loyalty_adjust_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
+                                    .points = integer_field(p, "requested"),
+                                    .reason = text_field(p, "reason"), .note = text_field(p, "note")};
+        rc = adjust_apply(l, &r, &posting);
+        replayed = rc == LOYALTY_OK && (posting.replayed || !posting.pending_approval);
+    } else if (strcmp(action, "approve") == 0) {
+        rc = approve_apply(l, integer_field(p, "approval"), NULL);
+    } else if (strcmp(action, "reject") == 0) {
+        rc = reject_apply(l, integer_field(p, "approval"), text_field(p, "reason"));
     } else if (strcmp(action, "benefit_claim") == 0) {
         loyalty_claim_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
                                    .benefit = text_field(p, "benefit")};
@@ -140,7 +154,9 @@ static int is_lifecycle(const char *action)
 {
     static const char *const actions[] = {"refund", "hold", "capture", "release", "hold_lapse",
                                           "expire", "member_freeze", "member_unfreeze",
-                                          "member_close", "tier_change", "benefit_claim"};
+                                          "member_close", "tier_change", "benefit_claim",
+                                          "operator_add", "operator_disable", "adjust_request",
+                                          "approve", "reject"};
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (strcmp(action, actions[i]) == 0)
             return 1;
@@ -182,6 +198,11 @@ int replay_entry(loyalty_ledger *l, const audit_source *source)
     }
     l->replay = source;
     int rc = write_begin(l);
+    /* The entry's actor must have been allowed to do it, by the operators of that moment. */
+    unsigned capability = capability_of_action(source->action,
+                                               json_string_value(json_object_get(payload, "cause")));
+    if (rc == LOYALTY_OK && capability)
+        rc = authorize_actor(l, source->actor, capability);
     if (rc == LOYALTY_OK)
         rc = dispatch(l, source->action, payload);
     if (rc == LOYALTY_OK && l->entries_written != 1)

@@ -113,7 +113,7 @@ static int change_status(loyalty_ledger *l, const char *action, const char *memb
                          int64_t *forfeited)
 {
     int was_replayed = 0;
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_STATUS);
     if (rc != LOYALTY_OK)
         return rc;
     rc = status_apply(l, action, member, reason, &was_replayed, forfeited);

@@ -19,7 +19,7 @@ LOYALTY_API int loyalty_tiers(loyalty_ledger *l, loyalty_tier_fn callback, void 
         " ORDER BY t.position";
     if (callback == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "callback is required") : LOYALTY_ERR_MISUSE;
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     sqlite3_stmt *st = rc == LOYALTY_OK ? stmt(l, sql) : NULL;
     if (rc == LOYALTY_OK && st == NULL)
         rc = l->error_code;
@@ -56,7 +56,7 @@ LOYALTY_API int loyalty_tier_history(loyalty_ledger *l, const char *member,
                               " audit_seq FROM tier_changes WHERE member_id = ? ORDER BY id";
     if (callback == NULL)
         return l ? fail(l, LOYALTY_ERR_MISUSE, "callback is required") : LOYALTY_ERR_MISUSE;
-    int rc = read_begin(l);
+    int rc = read_begin_as(l, CAP_READ);
     if (rc != LOYALTY_OK)
         return rc;
     member_row row;

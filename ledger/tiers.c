@@ -241,7 +241,7 @@ int tier_set_apply(loyalty_ledger *l, const char *external_id, const char *code,
 LOYALTY_API int loyalty_tier_set(loyalty_ledger *l, const char *member, const char *tier,
                                  const char *reason, loyalty_member_info *info)
 {
-    int rc = write_begin(l);
+    int rc = write_begin_as(l, CAP_SET_TIER);
     if (rc != LOYALTY_OK)
         return rc;
     rc = tier_set_apply(l, member, tier, reason);

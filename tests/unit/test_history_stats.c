@@ -186,6 +186,7 @@ static void test_entry_fields(void **state)
     loyalty_award_request a = {"m1", "order-1", 25050, 0, "in store"};
     loyalty_posting bought, fixed, undone;
     assert_int_equal(loyalty_award(fx->ledger, &a, &bought), LOYALTY_OK);
+    assert_int_equal(loyalty_operator_add(fx->ledger, "agent@support", "support", NULL), LOYALTY_OK);
     loyalty_open_options options = {
         .db_path = fx->db_path, .actor = "agent@support", .now_us = T0_US + 60000000};
     loyalty_ledger *main_handle = fx->ledger;

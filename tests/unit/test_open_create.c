@@ -233,6 +233,7 @@ static void test_open_options(void **state)
     assert_int_equal(loyalty_open(&l, &options), LOYALTY_ERR_INVALID);
     loyalty_close(l);
     options.now_us = 0;
+    assert_int_equal(loyalty_operator_add(fx->ledger, "ops@example.com", "support", NULL), LOYALTY_OK);
     options.actor = "ops@example.com";
     assert_int_equal(loyalty_open(&l, &options), LOYALTY_OK);
     assert_string_equal(loyalty_errmsg(l), "");

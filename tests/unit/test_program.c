@@ -16,7 +16,7 @@ static void assert_program(fixture *fx, int64_t version, const char *currency,
     json_error_t error;
     json_t *o = json_loads(text, 0, &error);
     assert_non_null(o);
-    assert_int_equal(json_object_size(o), 10);
+    assert_int_equal(json_object_size(o), 11);
     assert_int_equal(json_integer_value(json_object_get(o, "version")), version);
     assert_string_equal(json_string_value(json_object_get(o, "currency")), currency);
     assert_int_equal(json_integer_value(json_object_get(o, "minor_per_unit")), minor_per_unit);
