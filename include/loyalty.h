@@ -642,6 +642,95 @@ LOYALTY_API int loyalty_approvals(loyalty_ledger *ledger, int all, loyalty_appro
                                   void *context) LOYALTY_WARN_UNUSED;
 
 /* ------------------------------------------------------------------------ */
+/* Batches and import                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Operations a batch can carry. Values are never renumbered. */
+typedef enum loyalty_operation_kind {
+    LOYALTY_OP_MEMBER_ADD = 1,
+    LOYALTY_OP_AWARD = 2,
+    LOYALTY_OP_REDEEM = 3,
+    LOYALTY_OP_ADJUST = 4,
+    LOYALTY_OP_REVERSE = 5,
+    LOYALTY_OP_REFUND = 6,
+    LOYALTY_OP_HOLD = 7,
+    LOYALTY_OP_CAPTURE = 8,
+    LOYALTY_OP_RELEASE = 9,
+    LOYALTY_OP_CLAIM = 10
+} loyalty_operation_kind;
+
+/*
+ * One operation of a batch: the fields its kind uses, as for the single
+ * calls (member_add: member; award: member, ref, amount_minor or points,
+ * reason; redeem: member, ref, points; adjust: member, ref, points, reason,
+ * note; reverse: tx, ref, reason; refund: member, ref, order, amount_minor;
+ * hold: member, ref, points; capture: ref, points (0: all); release: ref;
+ * claim: member, benefit, ref). Unused fields are NULL or 0.
+ */
+typedef struct loyalty_operation {
+    loyalty_operation_kind kind;
+    const char *member;
+    const char *ref;
+    int64_t amount_minor;
+    int64_t points;
+    int64_t tx;
+    const char *reason;
+    const char *note;
+    const char *order;
+    const char *benefit;
+} loyalty_operation;
+
+/* The outcome of one operation of a batch. */
+typedef struct loyalty_operation_result {
+    int rc;                 /* LOYALTY_OK or why this operation failed */
+    int replayed;           /* 1 when it repeated an operation already applied */
+    int pending_approval;   /* an adjustment waiting for approval (approval holds its id) */
+    int64_t approval;
+    int64_t tx;             /* journal transaction, 0 when none */
+    int64_t points;         /* signed points delta, 0 when none */
+    int64_t balance;        /* the member's balance after it, when it names a member */
+    char message[256];      /* on failure: the one-line reason */
+} loyalty_operation_result;
+
+/*
+ * Applies up to 10000 operations in ONE transaction (one fsync), each in its
+ * own savepoint: an operation that fails is rolled back alone and reported in
+ * its result; the others apply. Each applied operation has its own audit
+ * entry, exactly as if called singly, and the same permission checks.
+ * Returns LOYALTY_OK when the batch committed (look at each result),
+ * otherwise the batch-level failure (nothing applied): LOYALTY_ERR_MISUSE,
+ * LOYALTY_ERR_INVALID (count out of range), LOYALTY_ERR_KEY,
+ * LOYALTY_ERR_STORAGE, LOYALTY_ERR_BUSY, LOYALTY_ERR_NOMEM.
+ */
+LOYALTY_API int loyalty_apply_batch(loyalty_ledger *ledger, const loyalty_operation *operations,
+                                    size_t count, loyalty_operation_result *results)
+    LOYALTY_WARN_UNUSED;
+
+/* Storage for one parsed import line: the operation points into the buffers. */
+typedef struct loyalty_import_line {
+    loyalty_operation operation;
+    char member[LOYALTY_ID_MAX + 1];
+    char ref[LOYALTY_ID_MAX + 1];
+    char reason[LOYALTY_NOTE_MAX + 1];
+    char note[LOYALTY_NOTE_MAX + 1];
+    char order[LOYALTY_ID_MAX + 1];
+    char benefit[LOYALTY_CODE_MAX + 1];
+} loyalty_import_line;
+
+/*
+ * Parses one JSON Lines import record: {"op": NAME, ...} where NAME is
+ * member_add, award, redeem, adjust, reverse, refund, hold, capture, release
+ * or claim, and the other fields are the command's options by their CLI
+ * names (member, ref, amount, points, tx, reason, note, order, benefit).
+ * Unknown fields, wrong types and missing required fields are refused with a
+ * message naming the field (written to error, of error_size bytes).
+ * Returns LOYALTY_OK or LOYALTY_ERR_INVALID; LOYALTY_ERR_MISUSE on NULLs.
+ * Pure: touches no ledger, thread-safe.
+ */
+LOYALTY_API int loyalty_import_parse(const char *json_line, loyalty_import_line *out, char *error,
+                                     size_t error_size) LOYALTY_WARN_UNUSED;
+
+/* ------------------------------------------------------------------------ */
 /* Reading: history and statistics                                           */
 /* ------------------------------------------------------------------------ */
 

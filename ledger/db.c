@@ -205,7 +205,7 @@ int64_t clock_now_us(const loyalty_ledger *l)
 }
 
 /* Reads seq and hash of the chain head into the write state. */
-static int load_chain_head(loyalty_ledger *l)
+int load_chain_head(loyalty_ledger *l)
 {
     static const char sql[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
     sqlite3_stmt *st = stmt(l, sql);

@@ -122,6 +122,7 @@ int db_exec(loyalty_ledger *l, const char *sql);
 int64_t clock_now_us(const loyalty_ledger *l);
 int write_begin(loyalty_ledger *l);
 int write_end(loyalty_ledger *l, int rc);
+int load_chain_head(loyalty_ledger *l);
 int read_begin(loyalty_ledger *l);
 void read_end(loyalty_ledger *l);
 

@@ -39,6 +39,13 @@
 #define LIMIT_TIER_WINDOW_DAYS_MAX INT64_C(3650)
 #define DEFAULT_TIER_WINDOW_DAYS INT64_C(365)
 
+/* A batch: large enough to amortise one fsync over many operations, small
+ * enough that its results fit comfortably in memory. */
+#define LIMIT_BATCH_MAX 10000
+
+/* One import line: a JSON object of a few short fields. */
+#define LIMIT_IMPORT_LINE_BYTES 4096
+
 /* The expiry sweep commits this many members per transaction. */
 #define LIMIT_SWEEP_BATCH 256
 
