@@ -397,7 +397,8 @@ LOYALTY_API int loyalty_hold(loyalty_ledger *ledger, const loyalty_hold_request 
 LOYALTY_API int loyalty_capture(loyalty_ledger *ledger, const char *ref, int64_t points,
                                 loyalty_hold_info *result) LOYALTY_WARN_UNUSED;
 
-/* Frees an open hold. Returns as loyalty_capture (without INSUFFICIENT and INVALID). */
+/* Frees an open hold; a frozen member may release (it frees points, spends none).
+ * Returns as loyalty_capture, without INSUFFICIENT and INVALID. */
 LOYALTY_API int loyalty_release(loyalty_ledger *ledger, const char *ref,
                                 loyalty_hold_info *result) LOYALTY_WARN_UNUSED;
 

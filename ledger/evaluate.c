@@ -65,8 +65,10 @@ static int count_members(loyalty_ledger *l, int64_t *total)
 LOYALTY_API int loyalty_tier_evaluate(loyalty_ledger *l, loyalty_evaluate_result *result,
                                       loyalty_progress_fn progress, void *context)
 {
+    if (l == NULL)
+        return LOYALTY_ERR_MISUSE;
     if (result == NULL)
-        return l ? fail(l, LOYALTY_ERR_MISUSE, "result is required") : LOYALTY_ERR_MISUSE;
+        return fail(l, LOYALTY_ERR_MISUSE, "result is required");
     memset(result, 0, sizeof *result);
     int64_t total = 0, after = 0;
     int rc = count_members(l, &total);

@@ -120,8 +120,10 @@ static int count_work(loyalty_ledger *l, int64_t now_us, int64_t *total)
 LOYALTY_API int loyalty_expire(loyalty_ledger *l, loyalty_expire_result *result,
                                loyalty_progress_fn progress, void *context)
 {
+    if (l == NULL)
+        return LOYALTY_ERR_MISUSE;
     if (result == NULL)
-        return l ? fail(l, LOYALTY_ERR_MISUSE, "result is required") : LOYALTY_ERR_MISUSE;
+        return fail(l, LOYALTY_ERR_MISUSE, "result is required");
     memset(result, 0, sizeof *result);
     int64_t total = 0, done = 0, batch = 0;
     int rc = count_work(l, clock_now_us(l), &total);

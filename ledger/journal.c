@@ -251,6 +251,9 @@ int reverse_apply(loyalty_ledger *l, const loyalty_reverse_request *r, loyalty_p
         rc = member_find_by_id(l, target.member_id, &member);
     if (rc == LOYALTY_OK && strcmp(member.status, "closed") == 0)
         rc = fail(l, LOYALTY_ERR_NOT_PERMITTED, "member %s is closed", member.external_id);
+    if (rc == LOYALTY_OK && target.refunded != 0 && target.points == target.refunded)
+        rc = fail(l, LOYALTY_ERR_STATE, "transaction %lld was fully refunded: nothing is left to"
+                  " reverse", (long long)r->tx);
     if (rc != LOYALTY_OK)
         return rc;
     /* What refunds already took back is not taken twice. */

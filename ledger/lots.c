@@ -96,8 +96,9 @@ int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t point
 
 /*
  * Finds the next lot to consume: the preferred transaction's own lot first
- * (pending or not), then spendable lots first-expiring-first, then (only for
- * clawbacks) pending lots. Returns SQLITE_ROW with *lot_id and *remaining set,
+ * (pending or not; for a clawback expired or not, so that points which
+ * expired anyway are not taken twice), then spendable lots first-expiring-
+ * first, then (only for clawbacks) pending lots. Returns SQLITE_ROW with *lot_id and *remaining set,
  * or SQLITE_DONE when none is left.
  */
 static int next_lot(loyalty_ledger *l, int64_t member_id, int64_t prefer_tx, int include_pending,
@@ -105,7 +106,8 @@ static int next_lot(loyalty_ledger *l, int64_t member_id, int64_t prefer_tx, int
 {
     static const char sql[] =
         "SELECT id, remaining FROM lots"
-        " WHERE member_id = ?1 AND remaining > 0 AND (expires_us IS NULL OR expires_us > ?2)"
+        " WHERE member_id = ?1 AND remaining > 0"
+        "   AND (expires_us IS NULL OR expires_us > ?2 OR (?4 AND tx = ?3))"
         "   AND (tx = ?3 OR available_us <= ?2 OR ?4)"
         " ORDER BY tx = ?3 DESC, available_us > ?2, expires_us IS NULL, expires_us, id LIMIT 1";
     sqlite3_stmt *st = stmt(l, sql);

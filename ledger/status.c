@@ -24,8 +24,9 @@ static int set_status(loyalty_ledger *l, int64_t member_id, const char *status)
 
 static int release_all_holds(loyalty_ledger *l, int64_t member_id, int64_t *released)
 {
-    static const char sql[] = "UPDATE holds SET status = 'released', closed_us = ?"
-                              " WHERE member_id = ? AND status = 'open'";
+    /* Holds already past their time stay open for the sweep to record as lapsed. */
+    static const char sql[] = "UPDATE holds SET status = 'released', closed_us = ?1"
+                              " WHERE member_id = ?2 AND status = 'open' AND expires_us > ?1";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
