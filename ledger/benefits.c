@@ -119,11 +119,11 @@ static int benefit_status(loyalty_ledger *l, int64_t member_id, const benefit_ro
 
 static int insert_claim(loyalty_ledger *l, const member_row *member, const loyalty_claim_request *r,
                         const unsigned char hash[REQUEST_HASH_BYTES], const char *tier,
-                        int64_t start_us)
+                        int64_t start_us, int64_t limit)
 {
     static const char sql[] =
         "INSERT INTO benefit_claims (member_id, benefit, ref, request_hash, tier, period_start_us,"
-        " ts_us, actor, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " ts_us, actor, audit_seq, claim_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
@@ -136,6 +136,10 @@ static int insert_claim(loyalty_ledger *l, const member_row *member, const loyal
     sqlite3_bind_int64(st, 7, l->op_now_us);
     sqlite3_bind_text(st, 8, l->op_actor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, l->next_seq);
+    if (limit > 0)
+        sqlite3_bind_int64(st, 10, limit);
+    else
+        sqlite3_bind_null(st, 10);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     return step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "recording claim");
@@ -146,7 +150,7 @@ static int previous_claim(loyalty_ledger *l, const loyalty_claim_request *r,
                           const unsigned char hash[REQUEST_HASH_BYTES], loyalty_claim_result *result)
 {
     static const char sql[] =
-        "SELECT c.request_hash, c.period_start_us, c.audit_seq, c.member_id,"
+        "SELECT c.request_hash, c.period_start_us, c.audit_seq, COALESCE(c.claim_limit, 0),"
         " (SELECT COUNT(*) FROM benefit_claims d WHERE d.member_id = c.member_id"
         "  AND d.benefit = c.benefit AND d.period_start_us = c.period_start_us AND d.id <= c.id)"
         " FROM benefit_claims c WHERE c.ref = ?";
@@ -161,8 +165,9 @@ static int previous_claim(loyalty_ledger *l, const loyalty_claim_request *r,
         memset(result, 0, sizeof *result);
         result->period_start_us = sqlite3_column_int64(st, 1);
         result->audit_seq = sqlite3_column_int64(st, 2);
+        int64_t limit = sqlite3_column_int64(st, 3);
         result->used = sqlite3_column_int64(st, 4);
-        result->remaining = -1;
+        result->remaining = limit > 0 ? (limit > result->used ? limit - result->used : 0) : -1;
         result->replayed = 1;
     }
     sqlite3_reset(st);
@@ -228,13 +233,10 @@ int claim_apply(loyalty_ledger *l, const loyalty_claim_request *r, loyalty_claim
     benefit_row b;
     rc = previous_claim(l, r, hash, out);
     if (rc == LOYALTY_OK) {
-        /* A replay: report the limit of the benefit as the program now defines it. */
-        program_rules rules;
-        memset(&b, 0, sizeof b);
-        if (program_current(l, &rules) != LOYALTY_OK ||
-            find_benefit(l, rules.version, "", r->benefit, &b) != LOYALTY_OK)
-            clear_error(l);
-        fill_claim(r, &b, out);
+        /* A replay answers with the figures of the original claim. */
+        snprintf(out->member, sizeof out->member, "%s", r->member);
+        snprintf(out->benefit, sizeof out->benefit, "%s", r->benefit);
+        snprintf(out->ref, sizeof out->ref, "%s", r->ref);
         return LOYALTY_OK;
     }
     if (rc != LOYALTY_ERR_NOT_FOUND)
@@ -249,7 +251,7 @@ int claim_apply(loyalty_ledger *l, const loyalty_claim_request *r, loyalty_claim
         rc = fail(l, LOYALTY_ERR_INSUFFICIENT, "benefit %s is used up: %lld of %lld this %s",
                   r->benefit, (long long)used, (long long)b.limit, b.period);
     if (rc == LOYALTY_OK)
-        rc = insert_claim(l, &member, r, hash, tier.code, start_us);
+        rc = insert_claim(l, &member, r, hash, tier.code, start_us, b.limit);
     if (rc != LOYALTY_OK)
         return rc;
     memset(out, 0, sizeof *out);

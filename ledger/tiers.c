@@ -102,19 +102,24 @@ int tier_multiplier(loyalty_ledger *l, const member_row *member, const program_r
 }
 
 /*
- * Whether a purchase award of `points` lifts the member to a higher tier.
- * *to is set to the new tier's code ("" when no upgrade); *qualifying to the
- * qualifying points including the award.
+ * Whether a purchase award of `points` crosses a threshold and so lifts the
+ * member at once. Only a crossing upgrades: a member below the tier their
+ * points already reached (set down by hand, or whose tier left the ladder)
+ * waits for the evaluation. *to is set to the new tier's code ("" when no
+ * upgrade); *qualifying to the qualifying points including the award.
  */
 int tier_upgrade_for(loyalty_ledger *l, const member_row *member, const program_rules *rules,
                      int64_t points, char to[LOYALTY_CODE_MAX + 1], int64_t *qualifying)
 {
     to[0] = '\0';
-    int rc = tier_qualifying(l, member->id, l->op_now_us, rules->tier_window_days, qualifying);
-    if (rc != LOYALTY_OK || add_i64(*qualifying, points, qualifying))
+    int64_t before = 0;
+    int rc = tier_qualifying(l, member->id, l->op_now_us, rules->tier_window_days, &before);
+    if (rc != LOYALTY_OK || add_i64(before, points, qualifying))
         return rc != LOYALTY_OK ? rc : fail(l, LOYALTY_ERR_INTERNAL, "qualifying points overflow");
-    tier_row target, current;
-    rc = tier_for_points(l, rules->version, *qualifying, &target);
+    tier_row reached_before, reached, current;
+    rc = tier_for_points(l, rules->version, *qualifying, &reached);
+    if (rc == LOYALTY_OK)
+        rc = tier_for_points(l, rules->version, before, &reached_before);
     if (rc == LOYALTY_ERR_NOT_FOUND)
         return LOYALTY_OK; /* no ladder */
     if (rc != LOYALTY_OK)
@@ -124,8 +129,8 @@ int tier_upgrade_for(loyalty_ledger *l, const member_row *member, const program_
         current.position = -1;
     else if (rc != LOYALTY_OK)
         return rc;
-    if (target.position > current.position)
-        snprintf(to, LOYALTY_CODE_MAX + 1, "%s", target.code);
+    if (reached.position > reached_before.position && reached.position > current.position)
+        snprintf(to, LOYALTY_CODE_MAX + 1, "%s", reached.code);
     return LOYALTY_OK;
 }
 

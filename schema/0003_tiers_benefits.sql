@@ -53,6 +53,7 @@ CREATE TABLE benefit_claims (
     ref             TEXT    NOT NULL UNIQUE,
     request_hash    BLOB    NOT NULL,
     tier            TEXT    NOT NULL,
+    claim_limit     INTEGER,                        -- the limit when claimed; NULL: unlimited
     period_start_us INTEGER NOT NULL,
     ts_us           INTEGER NOT NULL,
     actor           TEXT    NOT NULL,
