@@ -104,17 +104,37 @@ int cli_print_record(cli_context *cli, json_t *record, int build_failed);
 int cli_print_json(cli_context *cli, json_t *value);
 int cli_finish_output(cli_context *cli, int exit_code);
 
+/* --- progress.c ---------------------------------------------------------- */
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct cli_progress {
+    const char *label;
+    int active;            /* stderr is a terminal */
+    int width;             /* widest line drawn, to wipe it at the end */
+    int64_t last_permille; /* what was last drawn, to skip redraws that change nothing */
+} cli_progress;
+void cli_progress_start(cli_progress *progress, const char *label);
+void cli_progress_update(void *context, int64_t done, int64_t total);
+void cli_progress_finish(cli_progress *progress);
+
 /* --- commands (one file per group) ---------------------------------------- */
 int cli_run_init(cli_context *cli, int argc, char **argv);
 int cli_run_program_load(cli_context *cli, int argc, char **argv);
 int cli_run_program_show(cli_context *cli, int argc, char **argv);
 int cli_run_member_add(cli_context *cli, int argc, char **argv);
 int cli_run_member_show(cli_context *cli, int argc, char **argv);
+int cli_run_member_freeze(cli_context *cli, int argc, char **argv);
+int cli_run_member_unfreeze(cli_context *cli, int argc, char **argv);
+int cli_run_member_close(cli_context *cli, int argc, char **argv);
 int cli_show_member(cli_context *cli, const char *member, int with_created);
 int cli_run_award(cli_context *cli, int argc, char **argv);
 int cli_run_redeem(cli_context *cli, int argc, char **argv);
 int cli_run_adjust(cli_context *cli, int argc, char **argv);
 int cli_run_reverse(cli_context *cli, int argc, char **argv);
+int cli_run_refund(cli_context *cli, int argc, char **argv);
+int cli_run_hold(cli_context *cli, int argc, char **argv);
+int cli_run_capture(cli_context *cli, int argc, char **argv);
+int cli_run_release(cli_context *cli, int argc, char **argv);
+int cli_run_expire(cli_context *cli, int argc, char **argv);
 int cli_run_balance(cli_context *cli, int argc, char **argv);
 int cli_run_history(cli_context *cli, int argc, char **argv);
 int cli_run_stats(cli_context *cli, int argc, char **argv);

@@ -13,7 +13,10 @@ static const char balance_usage[] =
     "usage: loyalty balance ID\n"
     "\n"
     "Prints a member's points: balance (every credit and debit), available (what\n"
-    "can be spent now), pending, held, and the member's tier and status.\n";
+    "can be spent now), pending (not yet spendable), held (reserved by open holds),\n"
+    "expired (past expiry, not yet swept), debt (clawed back beyond what was left),\n"
+    "next_expiry (the points that expire next and when, or null), and the member's\n"
+    "tier and status.\n";
 
 static const char history_usage[] =
     "usage: loyalty history ID [--limit N] [--before TX]\n"
@@ -28,7 +31,9 @@ static const char stats_usage[] =
     "usage: loyalty stats\n"
     "\n"
     "Prints program-wide figures: members, points outstanding (the sum of all\n"
-    "balances), issued, redeemed, net adjusted, net reversed, and transactions.\n";
+    "balances), issued, redeemed, net adjusted, net reversed, expired, clawed back\n"
+    "by refunds, forfeited by closed members, and transactions. outstanding =\n"
+    "issued - redeemed - expired - clawed_back - forfeited + adjusted + reversed.\n";
 
 int cli_run_balance(cli_context *cli, int argc, char **argv)
 {
@@ -58,6 +63,8 @@ static int add_optional_fields(json_t *item, const loyalty_history_entry *entry)
         failed |= json_object_set_new(item, "reversed_tx", json_integer(entry->reversed_tx));
     if (entry->reversed_by != 0)
         failed |= json_object_set_new(item, "reversed_by", json_integer(entry->reversed_by));
+    if (entry->order_tx != 0)
+        failed |= json_object_set_new(item, "order_tx", json_integer(entry->order_tx));
     return failed;
 }
 
@@ -80,7 +87,7 @@ static int collect_entry(void *context, const loyalty_history_entry *entry)
     return page->failed;
 }
 
-/* The last column of the text table: reason, note, amount and reversal links. */
+/* The last column of the text table: reason, note, amount, reversal and refund links. */
 static void print_details(const json_t *item)
 {
     const char *reason = json_string_value(json_object_get(item, "reason"));
@@ -88,6 +95,7 @@ static void print_details(const json_t *item)
     json_t *amount = json_object_get(item, "amount");
     json_t *reversed_tx = json_object_get(item, "reversed_tx");
     json_t *reversed_by = json_object_get(item, "reversed_by");
+    json_t *order_tx = json_object_get(item, "order_tx");
     if (reason != NULL)
         printf(" %s", reason);
     if (note != NULL)
@@ -98,6 +106,8 @@ static void print_details(const json_t *item)
         printf(" reverses tx %lld", (long long)json_integer_value(reversed_tx));
     if (reversed_by != NULL)
         printf(" reversed by tx %lld", (long long)json_integer_value(reversed_by));
+    if (order_tx != NULL)
+        printf(" refunds tx %lld", (long long)json_integer_value(order_tx));
 }
 
 static int column_width(const json_t *entries, const char *key, int minimum)
@@ -216,13 +226,13 @@ int cli_run_stats(cli_context *cli, int argc, char **argv)
     if (rc != LOYALTY_OK) {
         exit_code = cli_fail(cli, ledger, rc);
     } else {
-        json_t *record = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "members",
-                                   (json_int_t)stats.members, "outstanding",
-                                   (json_int_t)stats.outstanding, "issued",
-                                   (json_int_t)stats.issued, "redeemed", (json_int_t)stats.redeemed,
-                                   "adjusted", (json_int_t)stats.adjusted, "reversed",
-                                   (json_int_t)stats.reversed, "transactions",
-                                   (json_int_t)stats.transactions);
+        json_t *record = json_pack(
+            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "members", (json_int_t)stats.members,
+            "outstanding", (json_int_t)stats.outstanding, "issued", (json_int_t)stats.issued,
+            "redeemed", (json_int_t)stats.redeemed, "adjusted", (json_int_t)stats.adjusted,
+            "reversed", (json_int_t)stats.reversed, "expired", (json_int_t)stats.expired,
+            "clawed_back", (json_int_t)stats.clawed_back, "forfeited",
+            (json_int_t)stats.forfeited, "transactions", (json_int_t)stats.transactions);
         exit_code = cli_print_record(cli, record, 0);
     }
     loyalty_close(ledger);

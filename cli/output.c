@@ -185,9 +185,26 @@ int cli_print_json(cli_context *cli, json_t *value)
     return CLI_EXIT_OK;
 }
 
+static void print_text_value(const json_t *value);
+
+/* A nested object in text: "key value, key value" (e.g. next_expiry: points 40, at ...). */
+static void print_text_object(const json_t *object)
+{
+    const char *key;
+    const json_t *value;
+    const char *separator = "";
+    json_object_foreach((json_t *)object, key, value) {
+        printf("%s%s ", separator, key);
+        print_text_value(value);
+        separator = ", ";
+    }
+}
+
 static void print_text_value(const json_t *value)
 {
-    if (json_is_string(value)) {
+    if (json_is_object(value)) {
+        print_text_object(value);
+    } else if (json_is_string(value)) {
         fputs(json_string_value(value), stdout);
     } else if (json_is_integer(value)) {
         printf("%lld", (long long)json_integer_value(value));

@@ -2,7 +2,12 @@
 # demo.sh - a short tour of the `loyalty` command on a fresh demo ledger:
 # a program, a few members, a feed of orders, a bonus, a redemption, a
 # support correction, the reversal of a mistake, a replayed order, a refused
-# over-redemption, balances, one member's history, stats and verification.
+# over-redemption; then the points lifecycle (pending points, a checkout hold
+# and its capture, a partial refund, the expiry sweep a year later);
+# balances, one member's history, stats and verification.
+#
+# The clock is fixed with LOYALTY_NOW so that the walk through the year, and
+# the output, are the same on every run.
 #
 #   sh examples/demo.sh /absolute/path/to/build/loyalty
 #
@@ -18,9 +23,10 @@ demo_dir=$(cd "$(dirname "$bin")" && pwd)/demo
 rm -rf "$demo_dir"
 mkdir -p "$demo_dir"
 db="$demo_dir/demo.db"
-unset LOYALTY_DB LOYALTY_KEY LOYALTY_NOW
+unset LOYALTY_DB LOYALTY_KEY
 LOYALTY_ACTOR=checkout-1
-export LOYALTY_ACTOR
+LOYALTY_NOW=2026-03-02T09:00:00Z
+export LOYALTY_ACTOR LOYALTY_NOW
 
 # show_command ARGS...: echoes a command line, quoting arguments with blanks.
 show_command() {
@@ -43,6 +49,12 @@ loyalty() {
 
 heading() {
     printf '\n== %s\n' "$1"
+}
+
+# at TIME: moves the demo's clock.
+at() {
+    LOYALTY_NOW=$1
+    echo "(the clock is now $LOYALTY_NOW)"
 }
 
 heading "A program: EUR, 2 points per 1.00 spent"
@@ -88,8 +100,32 @@ status=0
 loyalty redeem m-1002 --ref redeem-7002 --points 100000 || status=$?
 echo "(exit $status)"
 
+heading "Points lifecycle: purchase points pending 14 days, lots expiring after 365"
+cat >"$demo_dir/program-2.json" <<'EOF'
+{"currency": "EUR", "minor_per_unit": 100, "points_per_unit": 2, "pending_days": 14, "expiry_days": 365}
+EOF
+cat "$demo_dir/program-2.json"
+loyalty program load "$demo_dir/program-2.json"
+loyalty member add m-1004
+loyalty award m-1004 --ref order-6001 --amount 20000
+loyalty balance m-1004
+
+heading "Three weeks later the points have matured: a checkout holds 150, captures 120"
+at 2026-03-23T15:00:00Z
+loyalty hold m-1004 --ref checkout-9001 --points 150
+loyalty capture checkout-9001 --points 120
+
+heading "Half of order 6001 is returned: the refund claws back its share of the points"
+loyalty refund m-1004 --ref refund-6001-1 --order order-6001 --amount 10000
+loyalty balance m-1004
+
+heading "A year on, the expiry sweep removes what was never spent"
+at 2027-03-05T00:00:00Z
+loyalty expire
+loyalty history m-1004
+
 heading "Balances"
-for member in m-1001 m-1002 m-1003; do
+for member in m-1001 m-1002 m-1003 m-1004; do
     loyalty balance "$member"
 done
 

@@ -100,14 +100,18 @@ static int fill_hold(loyalty_ledger *l, const hold_row *h, const member_row *mem
     return LOYALTY_OK;
 }
 
-/* Reloads the hold and its member, then reports them. */
-static int report(loyalty_ledger *l, const char *ref, int replayed, loyalty_hold_info *out)
+/* Reloads the hold and its member, then reports them; audit_seq (0: the hold's own) names
+ * the entry of the call that changed it. */
+static int report(loyalty_ledger *l, const char *ref, int replayed, int64_t audit_seq,
+                  loyalty_hold_info *out)
 {
     hold_row h;
     member_row member;
     int rc = hold_find(l, ref, &h);
     if (rc == LOYALTY_OK)
         rc = member_find_by_id(l, h.member_id, &member);
+    if (rc == LOYALTY_OK && audit_seq)
+        h.audit_seq = audit_seq;
     return rc == LOYALTY_OK ? fill_hold(l, &h, &member, replayed, out) : rc;
 }
 
@@ -163,7 +167,7 @@ int hold_apply(loyalty_ledger *l, const loyalty_hold_request *r, loyalty_hold_in
     rc = hold_find(l, r->ref, &existing);
     if (rc == LOYALTY_OK)
         return sodium_memcmp(existing.request_hash, hash, REQUEST_HASH_BYTES) == 0
-                   ? report(l, r->ref, 1, result)
+                   ? report(l, r->ref, 1, 0, result)
                    : fail(l, LOYALTY_ERR_CONFLICT,
                           "hold reference %s was already used with other parameters", r->ref);
     if (rc != LOYALTY_ERR_NOT_FOUND)
@@ -186,7 +190,7 @@ int hold_apply(loyalty_ledger *l, const loyalty_hold_request *r, loyalty_hold_in
     json_t *p = hold_payload(r->member, r->ref, "held", r->points);
     json_object_set_new(p, "expires_us", json_integer(expires_us));
     rc = audit_append(l, "hold", p);
-    return rc == LOYALTY_OK ? report(l, r->ref, 0, result) : rc;
+    return rc == LOYALTY_OK ? report(l, r->ref, 0, 0, result) : rc;
 }
 
 static int close_hold(loyalty_ledger *l, const hold_row *h, const char *status, int64_t captured,
@@ -256,11 +260,12 @@ int capture_apply(loyalty_ledger *l, const char *ref, int64_t points, loyalty_ho
     json_object_set_new(extra, "released", json_integer(h.points - taken));
     journal_row row = {.kind = "capture", .ref = ref, .request_hash = hash, .points = -taken,
                        .extra = extra};
+    int64_t seq = l->next_seq;
     rc = posting_write(l, &member, &row, "capture", NULL);
     json_decref(extra);
     if (rc == LOYALTY_OK)
         rc = close_hold(l, &h, "captured", taken, l->last_tx);
-    return rc == LOYALTY_OK ? report(l, ref, 0, result) : rc;
+    return rc == LOYALTY_OK ? report(l, ref, 0, seq, result) : rc;
 }
 
 int release_apply(loyalty_ledger *l, const char *ref, loyalty_hold_info *result)
@@ -268,11 +273,12 @@ int release_apply(loyalty_ledger *l, const char *ref, loyalty_hold_info *result)
     hold_row h;
     member_row member;
     int rc = open_hold(l, ref, &h, &member, 0);
+    int64_t seq = l->next_seq;
     if (rc == LOYALTY_OK)
         rc = close_hold(l, &h, "released", 0, 0);
     if (rc == LOYALTY_OK)
         rc = audit_append(l, "release", hold_payload(member.external_id, ref, "released", h.points));
-    return rc == LOYALTY_OK ? report(l, ref, 0, result) : rc;
+    return rc == LOYALTY_OK ? report(l, ref, 0, seq, result) : rc;
 }
 
 /* The sweep's record of a hold that ran out of time. */

@@ -116,7 +116,7 @@ check_one_json "balance"
 check_field "balance" '[.member, .balance, .available, .pending, .held, (.tier|tostring), .status] | join(",")' \
     "m-1,149,149,0,0,null,active"
 expect_exit 0 "balance (text)" loyalty balance m-1
-check_contains "balance text" "balance:   149" "$OUT"
+check_line "balance text is aligned key: value" '^balance: +149$'
 
 # --- history -------------------------------------------------------------------------
 # m-1 has 7 journal entries: award, bonus, redeem, adjust, adjust, reverse, reverse.

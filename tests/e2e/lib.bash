@@ -127,6 +127,16 @@ check_match() {
     return 1
 }
 
+# check_line WHAT REGEX: some line of the last run's stdout matches (grep -E).
+check_line() {
+    if grep -Eq -- "$2" <<<"$OUT"; then
+        pass
+        return 0
+    fi
+    fail "$1: no line matches $2"
+    return 1
+}
+
 # field FILTER: a jq filter applied to the last run's stdout (raw output).
 field() {
     jq -r "$1" <<<"$OUT"
@@ -195,4 +205,34 @@ expect_unchanged() {
 # audit_lines: how many entries the audit log holds.
 audit_lines() {
     loyalty audit export | wc -l
+}
+
+# audit_points MEMBER: the sum of the signed `points` of the audit payloads that name MEMBER.
+audit_points() {
+    loyalty audit export | jq -s --arg member "$1" \
+        '[.[] | .payload | fromjson | select(.member == $member) | .points // 0] | add // 0'
+}
+
+# check_invariants WHAT MEMBER...: the ledger verifies (exit 0, ok: true); the stats add
+# up (outstanding = issued - redeemed - expired - clawed_back - forfeited + adjusted +
+# reversed, and = the sum of every audited points delta); and each MEMBER's balance is the
+# sum of the points of the audit entries naming them. Keeps RC, OUT and ERR.
+check_invariants() {
+    local what=$1 member balance audited
+    shift
+    local saved_rc=$RC saved_out=$OUT saved_err=$ERR
+    run loyalty --json verify
+    check_equal "$what: verify exits 0" 0 "$RC"
+    check_field "$what: verify" '.ok' true
+    run loyalty --json stats
+    check_field "$what: stats add up" \
+        '.outstanding == .issued - .redeemed - .expired - .clawed_back - .forfeited + .adjusted + .reversed' true
+    audited=$(loyalty audit export | jq -s '[.[] | .payload | fromjson | select(has("member")) | .points // 0] | add // 0')
+    check_field "$what: outstanding is the sum of the audited deltas" '.outstanding' "$audited"
+    for member in "$@"; do
+        balance=$(loyalty --json balance "$member" | jq -r .balance)
+        audited=$(audit_points "$member")
+        check_equal "$what: balance of $member is the sum of its audited deltas" "$audited" "$balance"
+    done
+    RC=$saved_rc OUT=$saved_out ERR=$saved_err
 }
