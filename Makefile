@@ -5,7 +5,8 @@
 #   make test       install missing dependencies, build, run every test
 #   make test SANITIZE=1   the same under ASan + UBSan (separate build dir)
 #   make valgrind   unit tests under valgrind (leak check)
-#   make install PREFIX=/usr/local DESTDIR=...
+#   make install PREFIX=/usr/local DESTDIR=...   binary, libraries, header,
+#                   loyalty.pc and the man page; `make uninstall` removes them
 
 VERSION      = 0.1.0
 SOVERSION    = 0
@@ -13,6 +14,8 @@ PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 
 CC          ?= cc
 CFLAGS      ?= -O2 -g
@@ -47,7 +50,7 @@ LIB_A        = $(BUILD)/libloyalty.a
 LIB_SO       = $(BUILD)/libloyalty.so.$(VERSION)
 CLI          = $(BUILD)/loyalty
 
-.PHONY: all deps run test unit e2e valgrind install uninstall clean
+.PHONY: all deps run test unit e2e valgrind install uninstall clean FORCE
 
 all: $(LIB_A) $(LIB_SO) $(BUILD)/libloyalty.so $(CLI)
 
@@ -121,8 +124,14 @@ e2e: $(CLI)
 	  else fail=$$((fail+1)); echo "FAIL $$t"; fi; \
 	done; echo "e2e: $$pass passed, $$fail failed"; [ $$fail = 0 ]
 
+# Suites that live with their own makefile fragments add themselves here
+# (bench/bench.mk: the bench's short form; tests/fuzz/fuzz.mk: corpus replays).
+EXTRA_TESTS =
+-include bench/bench.mk
+-include tests/fuzz/fuzz.mk
+
 test: deps
-	$(MAKE) all unit e2e
+	$(MAKE) all unit e2e $(EXTRA_TESTS)
 
 valgrind: deps
 	$(MAKE) $(UNIT_BIN)
@@ -136,19 +145,44 @@ run: deps
 	sh examples/demo.sh $(CURDIR)/$(CLI)
 
 # --- install ----------------------------------------------------------------
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)
+# Every path is under $(DESTDIR), so that a package build can stage the files.
+# loyalty.pc is filled in from ledger/loyalty.pc.in; libdir and includedir are
+# written relative to ${prefix} when they lie under it, so that
+# `pkg-config --define-variable=prefix=...` relocates the whole package.
+# A real install (no DESTDIR) by root ends by refreshing the dynamic linker's
+# cache, so that programs find libloyalty.so.0 at once; LDCONFIG= skips that.
+LDCONFIG    ?= ldconfig
+pc_path      = $(patsubst $(PREFIX)/%,$${prefix}/%,$(patsubst $(PREFIX),$${prefix},$(1)))
+INSTALLED    = $(BINDIR)/loyalty $(LIBDIR)/libloyalty.a $(LIBDIR)/libloyalty.so.$(VERSION) \
+               $(LIBDIR)/libloyalty.so.$(SOVERSION) $(LIBDIR)/libloyalty.so \
+               $(INCLUDEDIR)/loyalty.h $(PKGCONFIGDIR)/loyalty.pc $(MANDIR)/man1/loyalty.1
+
+$(BUILD)/loyalty.pc: ledger/loyalty.pc.in FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@REQUIRES_PRIVATE@|$(PKGS)|g' ledger/loyalty.pc.in > $@
+
+install: all $(BUILD)/loyalty.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/loyalty
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libloyalty.a
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libloyalty.so.$(VERSION)
 	ln -sf libloyalty.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libloyalty.so.$(SOVERSION)
 	ln -sf libloyalty.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libloyalty.so
 	install -m 0644 include/loyalty.h $(DESTDIR)$(INCLUDEDIR)/loyalty.h
+	install -m 0644 $(BUILD)/loyalty.pc $(DESTDIR)$(PKGCONFIGDIR)/loyalty.pc
+	install -m 0644 docs/loyalty.1 $(DESTDIR)$(MANDIR)/man1/loyalty.1
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(LDCONFIG)" ] && [ "$$(id -u)" = 0 ]; then \
+	  $(or $(LDCONFIG),:) || echo "run ldconfig so that programs find libloyalty.so.0" >&2; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/loyalty $(DESTDIR)$(LIBDIR)/libloyalty.a \
-	  $(DESTDIR)$(LIBDIR)/libloyalty.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libloyalty.so.$(SOVERSION) \
-	  $(DESTDIR)$(LIBDIR)/libloyalty.so $(DESTDIR)$(INCLUDEDIR)/loyalty.h
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+FORCE:
 
 clean:
 	rm -rf build

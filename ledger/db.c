@@ -240,6 +240,7 @@ int write_begin(loyalty_ledger *l)
     if (l->db == NULL)
         return fail(l, LOYALTY_ERR_MISUSE, "the ledger is not open");
     l->entries_written = 0;
+    l->rules_cached = 0;
     if (l->replay) {
         l->op_now_us = l->replay->ts_us;
         l->op_actor = l->replay->actor;
@@ -282,6 +283,7 @@ int write_end(loyalty_ledger *l, int rc)
     if (rc != LOYALTY_OK && !sqlite3_get_autocommit(l->db))
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     l->in_write = 0;
+    l->rules_cached = 0;
     return rc;
 }
 

@@ -61,6 +61,7 @@ typedef struct program_rules {
     int64_t hold_ttl_seconds;
     int64_t tier_window_days;
     int64_t approval_threshold;
+    int64_t tier_count; /* tiers in the ladder (program_current only) */
     json_t *tiers;    /* canonical ladder, NULL when none (owned; program_rules_clear) */
     json_t *benefits; /* canonical catalogue, NULL when none (owned) */
 } program_rules;
@@ -94,6 +95,10 @@ struct loyalty_ledger {
     unsigned char prev_hash[HASH_BYTES];
     int entries_written;        /* audit entries in this operation: 0 or 1 */
     int64_t last_tx;            /* journal row the last posting wrote */
+
+    /* The program in force, read once per write transaction. */
+    program_rules cached_rules;
+    int rules_cached;
 
     /* Replay mode (verify): entries come from another chain. */
     const audit_source *replay;
@@ -319,6 +324,14 @@ int reject_apply(loyalty_ledger *l, int64_t approval, const char *reason);
 
 /* --- replay.c ------------------------------------------------------------ */
 int replay_entry(loyalty_ledger *l, const audit_source *source);
+
+/* --- sigpool.c ----------------------------------------------------------- */
+typedef struct verify_pool verify_pool;
+verify_pool *verify_pool_start(void);
+void verify_pool_submit(verify_pool *pool, int64_t seq, const unsigned char hash[HASH_BYTES],
+                        const unsigned char sig[crypto_sign_BYTES],
+                        const unsigned char key[crypto_sign_PUBLICKEYBYTES]);
+int64_t verify_pool_finish(verify_pool *pool);
 
 /* --- verify_tables.c ----------------------------------------------------- */
 int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report);

@@ -120,7 +120,7 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
         rc = holds_sum(l, row->id, now_us, &held);
     if (rc == LOYALTY_OK)
         rc = program_current(l, &rules);
-    if (rc == LOYALTY_OK)
+    if (rc == LOYALTY_OK && rules.tier_count > 0)
         rc = tier_qualifying(l, row->id, now_us, rules.tier_window_days, &info->qualifying);
     if (rc == LOYALTY_OK)
         rc = lots_next_expiry(l, row->id, now_us, &info->next_expiry_us, &info->next_expiry_points);

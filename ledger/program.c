@@ -136,11 +136,23 @@ json_t *program_to_json(const program_rules *rules, int every_field)
     return o;
 }
 
+/*
+ * The program in force (scalar fields and the number of tiers). Inside a
+ * write it is read once and kept until the write ends or a program loads:
+ * postings consult it several times each.
+ */
 int program_current(loyalty_ledger *l, program_rules *rules)
 {
-    static const char sql[] = "SELECT version, currency, minor_per_unit, points_per_unit,"
-                              " pending_days, expiry_days, hold_ttl_seconds, tier_window_days,"
-                              " approval_threshold FROM program ORDER BY version DESC LIMIT 1";
+    static const char sql[] =
+        "SELECT version, currency, minor_per_unit, points_per_unit, pending_days, expiry_days,"
+        " hold_ttl_seconds, tier_window_days, approval_threshold,"
+        " (SELECT COUNT(*) FROM program_tiers t WHERE t.version = p.version)"
+        " FROM program p ORDER BY version DESC LIMIT 1";
+    int cacheable = l->in_write || l->replay;
+    if (cacheable && l->rules_cached) {
+        *rules = l->cached_rules;
+        return LOYALTY_OK;
+    }
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
@@ -158,6 +170,11 @@ int program_current(loyalty_ledger *l, program_rules *rules)
         rules->hold_ttl_seconds = sqlite3_column_int64(st, 6);
         rules->tier_window_days = sqlite3_column_int64(st, 7);
         rules->approval_threshold = sqlite3_column_int64(st, 8);
+        rules->tier_count = sqlite3_column_int64(st, 9);
+        if (cacheable) {
+            l->cached_rules = *rules;
+            l->rules_cached = 1;
+        }
     } else {
         rc = step == SQLITE_DONE ? fail(l, LOYALTY_ERR_INTERNAL, "the ledger has no program")
                                  : fail_db(l, "reading the program");
@@ -170,6 +187,7 @@ int program_current(loyalty_ledger *l, program_rules *rules)
 int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *version_out)
 {
     static const char sql_max[] = "SELECT COALESCE(MAX(version), 0) FROM program";
+    l->rules_cached = 0;
     static const char sql_insert[] =
         "INSERT INTO program (version, loaded_us, actor, body, currency, minor_per_unit,"
         " points_per_unit, pending_days, expiry_days, hold_ttl_seconds, tier_window_days,"

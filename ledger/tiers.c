@@ -94,6 +94,9 @@ int tier_multiplier(loyalty_ledger *l, const member_row *member, const program_r
                     int64_t *multiplier)
 {
     tier_row t;
+    *multiplier = 1000;
+    if (rules->tier_count == 0)
+        return LOYALTY_OK;
     int rc = tier_effective(l, member, rules->version, &t);
     *multiplier = rc == LOYALTY_OK ? t.multiplier_permille : 1000;
     if (rc == LOYALTY_ERR_NOT_FOUND)
@@ -112,6 +115,9 @@ int tier_upgrade_for(loyalty_ledger *l, const member_row *member, const program_
                      int64_t points, char to[LOYALTY_CODE_MAX + 1], int64_t *qualifying)
 {
     to[0] = '\0';
+    *qualifying = 0;
+    if (rules->tier_count == 0)
+        return LOYALTY_OK; /* no ladder: nothing to qualify for */
     int64_t before = 0;
     int rc = tier_qualifying(l, member->id, l->op_now_us, rules->tier_window_days, &before);
     if (rc != LOYALTY_OK || add_i64(before, points, qualifying))

@@ -40,6 +40,7 @@ typedef struct verifier {
     char key_id[LOYALTY_KEY_ID_HEX + 1];
     checkpoint cp;
     unsigned char prev_hash[HASH_BYTES];
+    verify_pool *pool; /* checks signatures on other threads; NULL: checked inline */
 } verifier;
 
 static int hex_field(const char *hex, unsigned char *out, size_t size)
@@ -172,7 +173,9 @@ static int check_link_and_signature(verifier *v, const audit_source *e, int64_t 
                  v->key_id);
         return verdict(v, e->seq, NULL, NULL, reason);
     }
-    if (crypto_sign_verify_detached(e->sig, e->hash, HASH_BYTES, v->key) != 0)
+    if (v->pool)
+        verify_pool_submit(v->pool, e->seq, e->hash, e->sig, v->key);
+    else if (crypto_sign_verify_detached(e->sig, e->hash, HASH_BYTES, v->key) != 0)
         return verdict(v, e->seq, NULL, NULL, "signature does not verify");
     /* A trusted key counts only once it has signed an entry: merely being named proves nothing. */
     if (v->have_trusted && memcmp(v->key, v->trusted, sizeof v->key) == 0)
@@ -270,6 +273,19 @@ static int check_chain(verifier *v)
     return LOYALTY_OK;
 }
 
+/* Collects the signature checks; a bad signature earlier than any other finding wins. */
+static int signatures_checked(verifier *v, int rc)
+{
+    int64_t first_bad = verify_pool_finish(v->pool);
+    v->pool = NULL;
+    if (first_bad == 0 || (rc != LOYALTY_OK && rc != LOYALTY_ERR_VERIFY))
+        return rc;
+    if (rc == LOYALTY_ERR_VERIFY && v->report->first_bad_seq > 0 &&
+        v->report->first_bad_seq < first_bad)
+        return rc;
+    return verdict(v, first_bad, NULL, NULL, "signature does not verify");
+}
+
 LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key_hex,
                                const char *checkpoint_text, loyalty_verify_report *report)
 {
@@ -292,8 +308,11 @@ LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key
         rc = fail(l, LOYALTY_ERR_INVALID, "the checkpoint is malformed (see docs/AUDIT_FORMAT.md)");
     if (rc == LOYALTY_OK)
         rc = scratch_open(v);
-    if (rc == LOYALTY_OK)
+    if (rc == LOYALTY_OK) {
+        v->pool = verify_pool_start();
         rc = check_chain(v);
+        rc = signatures_checked(v, rc);
+    }
     if (rc == LOYALTY_OK)
         rc = verify_tables(l, v->scratch, report);
     if (rc == LOYALTY_ERR_VERIFY && report->reason[0] == '\0')
