@@ -120,6 +120,12 @@ int audit_append(loyalty_ledger *l, const char *action, json_t *payload)
             memcpy(sig, l->replay->sig, sizeof sig);
             rc = insert_entry(l, action, text, hash, l->replay->key_id, sig);
         }
+    } else if (l->signer) {
+        /* Signed on the batch's signer thread; the signature is stored before the commit. */
+        memset(sig, 0, sizeof sig);
+        rc = signer_submit(l->signer, l->next_seq, hash) == 0
+                 ? insert_entry(l, action, text, hash, l->key_id, sig)
+                 : fail(l, LOYALTY_ERR_INTERNAL, "a batch wrote more entries than operations");
     } else {
         rc = keys_sign(l, hash, sig);
         if (rc == LOYALTY_OK)

@@ -122,6 +122,7 @@ static int batch_level(int rc)
 static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_operation_result *r)
 {
     memset(r, 0, sizeof *r);
+    size_t mark = l->signer ? signer_mark(l->signer) : 0;
     int rc = db_exec(l, "SAVEPOINT operation");
     if (rc != LOYALTY_OK)
         return rc;
@@ -138,6 +139,8 @@ static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_opera
     snprintf(r->message, sizeof r->message, "%.255s", l->errmsg[0] ? l->errmsg : loyalty_strerror(rc));
     if (sqlite3_exec(l->db, "ROLLBACK TO operation; RELEASE operation", NULL, NULL, NULL) != SQLITE_OK)
         return fail_db(l, "undoing a failed operation");
+    if (l->signer)
+        signer_discard_since(l->signer, mark);
     if (batch_level(rc))
         return rc;
     return load_chain_head(l); /* the undone entry's seq is free again */
@@ -153,7 +156,18 @@ LOYALTY_API int loyalty_apply_batch(loyalty_ledger *l, const loyalty_operation *
     if (count < 1 || count > LIMIT_BATCH_MAX)
         return fail(l, LOYALTY_ERR_INVALID, "a batch holds 1 to %d operations", LIMIT_BATCH_MAX);
     int rc = write_begin(l);
+    if (rc != LOYALTY_OK)
+        return rc;
+    l->signer = signer_start(l, count);
+    l->in_batch = 1;
     for (size_t i = 0; rc == LOYALTY_OK && i < count; i++)
         rc = run_one(l, &operations[i], &results[i]);
+    l->in_batch = 0;
+    if (l->signer) {
+        int signed_rc = signer_finish(l->signer, l, rc == LOYALTY_OK);
+        l->signer = NULL;
+        if (rc == LOYALTY_OK)
+            rc = signed_rc;
+    }
     return write_end(l, rc);
 }

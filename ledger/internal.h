@@ -100,6 +100,10 @@ struct loyalty_ledger {
     program_rules cached_rules;
     int rules_cached;
 
+    /* A batch in progress signs its entries on a second thread (sigpool.c). */
+    struct batch_signer *signer;
+    int in_batch; /* results need only the balance: skip the other figures */
+
     /* Replay mode (verify): entries come from another chain. */
     const audit_source *replay;
 };
@@ -332,6 +336,12 @@ void verify_pool_submit(verify_pool *pool, int64_t seq, const unsigned char hash
                         const unsigned char sig[crypto_sign_BYTES],
                         const unsigned char key[crypto_sign_PUBLICKEYBYTES]);
 int64_t verify_pool_finish(verify_pool *pool);
+typedef struct batch_signer batch_signer;
+batch_signer *signer_start(loyalty_ledger *l, size_t capacity);
+int signer_submit(batch_signer *s, int64_t seq, const unsigned char hash[HASH_BYTES]);
+size_t signer_mark(batch_signer *s);
+void signer_discard_since(batch_signer *s, size_t mark);
+int signer_finish(batch_signer *s, loyalty_ledger *l, int write);
 
 /* --- verify_tables.c ----------------------------------------------------- */
 int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report);

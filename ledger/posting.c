@@ -19,10 +19,13 @@ int posting_result(loyalty_ledger *l, const member_row *member, int64_t tx, int6
         return LOYALTY_OK;
     loyalty_member_info info;
     memset(&info, 0, sizeof info);
-    /* A replay only needs to know whether the operation applied: skip the figures. */
-    int rc = l->replay ? LOYALTY_OK : member_info(l, member, &info);
+    /* A replay only needs to know whether the operation applied, a batch only the
+     * balance: skip the figures that cost queries. */
+    int rc = l->replay || l->in_batch ? LOYALTY_OK : member_info(l, member, &info);
     if (rc != LOYALTY_OK)
         return rc;
+    if (l->in_batch)
+        info.balance = member->balance;
     memset(result, 0, sizeof *result);
     result->tx = tx;
     snprintf(result->member, sizeof result->member, "%s", member->external_id);

@@ -138,3 +138,143 @@ int64_t verify_pool_finish(verify_pool *pool)
     free(pool);
     return first_bad;
 }
+
+/* --- signing a batch on a second thread ---------------------------------- */
+
+typedef struct sign_job {
+    int64_t seq;
+    unsigned char hash[HASH_BYTES];
+    unsigned char sig[crypto_sign_BYTES];
+    int wanted; /* 0 once the entry was rolled back */
+} sign_job;
+
+struct batch_signer {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    const unsigned char *secret_key;
+    sign_job *jobs;
+    size_t capacity;
+    size_t queued; /* written by the batch under lock */
+    size_t signed_count;
+    int closing;
+};
+
+static void *signer_main(void *argument)
+{
+    batch_signer *s = argument;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (s->signed_count == s->queued && !s->closing)
+            pthread_cond_wait(&s->work, &s->lock);
+        size_t first = s->signed_count, end = s->queued;
+        pthread_mutex_unlock(&s->lock);
+        if (first == end)
+            return NULL; /* closing, all signed */
+        for (size_t i = first; i < end; i++)
+            crypto_sign_detached(s->jobs[i].sig, NULL, s->jobs[i].hash, HASH_BYTES, s->secret_key);
+        pthread_mutex_lock(&s->lock);
+        s->signed_count = end;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+/* Starts the signer for a batch of at most `capacity` entries; NULL: sign inline. */
+batch_signer *signer_start(loyalty_ledger *l, size_t capacity)
+{
+    if (l->secret_key == NULL || capacity < 2)
+        return NULL;
+    batch_signer *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->jobs = calloc(capacity, sizeof *s->jobs);
+    s->capacity = capacity;
+    s->secret_key = l->secret_key;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    /* The key stays readable for the batch's duration only, then inaccessible again. */
+    sodium_mprotect_readonly(l->secret_key);
+    if (s->jobs == NULL || pthread_create(&s->thread, NULL, signer_main, s) != 0) {
+        sodium_mprotect_noaccess(l->secret_key);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->work);
+        free(s->jobs);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Queues an entry's hash; returns -1 when the batch holds more entries than announced. */
+int signer_submit(batch_signer *s, int64_t seq, const unsigned char hash[HASH_BYTES])
+{
+    pthread_mutex_lock(&s->lock);
+    int ok = s->queued < s->capacity;
+    if (ok) {
+        sign_job *job = &s->jobs[s->queued];
+        job->seq = seq;
+        memcpy(job->hash, hash, HASH_BYTES);
+        job->wanted = 1;
+        s->queued++;
+        pthread_cond_signal(&s->work);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ok ? 0 : -1;
+}
+
+size_t signer_mark(batch_signer *s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t mark = s->queued;
+    pthread_mutex_unlock(&s->lock);
+    return mark;
+}
+
+/* The entries queued since `mark` were rolled back: their signatures are not written. */
+void signer_discard_since(batch_signer *s, size_t mark)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = mark; i < s->queued; i++)
+        s->jobs[i].wanted = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Waits for every signature and, when write is set, stores them in their
+ * entries (inside the batch's transaction, before it commits). Frees the
+ * signer and makes the key inaccessible again.
+ */
+int signer_finish(batch_signer *s, loyalty_ledger *l, int write)
+{
+    static const char sql[] = "UPDATE audit SET sig = ? WHERE seq = ?";
+    pthread_mutex_lock(&s->lock);
+    s->closing = 1;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    sodium_mprotect_noaccess(l->secret_key);
+    int rc = LOYALTY_OK;
+    for (size_t i = 0; write && rc == LOYALTY_OK && i < s->queued; i++) {
+        if (!s->jobs[i].wanted)
+            continue;
+        sqlite3_stmt *st = stmt(l, sql);
+        if (st == NULL) {
+            rc = l->error_code;
+            break;
+        }
+        sqlite3_bind_blob(st, 1, s->jobs[i].sig, crypto_sign_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, s->jobs[i].seq);
+        int step = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (step != SQLITE_DONE || sqlite3_changes(l->db) != 1)
+            rc = step != SQLITE_DONE ? fail_db(l, "storing signatures")
+                                     : fail(l, LOYALTY_ERR_INTERNAL, "signed entry %lld is missing",
+                                            (long long)s->jobs[i].seq);
+    }
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->work);
+    sodium_memzero(s->jobs, s->capacity * sizeof *s->jobs);
+    free(s->jobs);
+    free(s);
+    return rc;
+}
