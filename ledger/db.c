@@ -246,6 +246,9 @@ int write_begin(loyalty_ledger *l)
         l->op_actor = l->replay->actor;
         return load_chain_head(l);
     }
+    if (l->poisoned)
+        return fail(l, LOYALTY_ERR_STORAGE,
+                    "an earlier commit failed to reach the disk; reopen the ledger to write again");
     if (l->actor[0] == '\0')
         return fail(l, LOYALTY_ERR_INVALID,
                     "an actor is required for changes (--actor or LOYALTY_ACTOR)");
@@ -277,8 +280,14 @@ int write_end(loyalty_ledger *l, int rc)
         if (l->entries_written > 1)
             rc = fail(l, LOYALTY_ERR_INTERNAL, "an operation wrote %d audit entries",
                       l->entries_written);
-        else if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        else if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            int code = sqlite3_extended_errcode(l->db) & 0xff;
             rc = fail_db(l, "commit");
+            /* After a failed write or fsync the file's state is uncertain: refuse
+             * further writes on this handle rather than build on it. */
+            if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CORRUPT)
+                l->poisoned = 1;
+        }
     }
     if (rc != LOYALTY_OK && !sqlite3_get_autocommit(l->db))
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);

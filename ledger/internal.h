@@ -103,6 +103,7 @@ struct loyalty_ledger {
     /* A batch in progress signs its entries on a second thread (sigpool.c). */
     struct batch_signer *signer;
     int in_batch; /* results need only the balance: skip the other figures */
+    int poisoned; /* a commit failed on I/O: no more writes until reopened */
 
     /* Replay mode (verify): entries come from another chain. */
     const audit_source *replay;

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 #include "internal.h"
@@ -75,6 +79,9 @@ static int read_seed(loyalty_ledger *l, const char *path, unsigned char *seed)
     int rc = LOYALTY_OK;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         rc = fail(l, LOYALTY_ERR_KEY, "key file %s is not a regular file", path);
+    else if (st.st_uid != geteuid())
+        rc = fail(l, LOYALTY_ERR_KEY, "key file %s belongs to another user (uid %u)", path,
+                  (unsigned)st.st_uid);
     else if (st.st_mode & (S_IRWXG | S_IRWXO))
         rc = fail(l, LOYALTY_ERR_KEY,
                   "key file %s is accessible by group or others (mode %03o); run chmod 600 on it",
@@ -96,9 +103,23 @@ static int read_seed(loyalty_ledger *l, const char *path, unsigned char *seed)
     return rc;
 }
 
+/*
+ * No core dump may carry a secret key: once a key is loaded the process
+ * stops being dumpable (Linux) and its core size limit drops to zero.
+ */
+static void forbid_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+#ifdef __linux__
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
 /* Makes the handle's signing key the one derived from seed. */
 static int install_seed(loyalty_ledger *l, const unsigned char *seed)
 {
+    forbid_core_dumps();
     keys_wipe(l);
     l->secret_key = sodium_malloc(crypto_sign_SECRETKEYBYTES);
     if (l->secret_key == NULL)
