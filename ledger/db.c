@@ -71,12 +71,36 @@ int db_exec(loyalty_ledger *l, const char *sql)
     return LOYALTY_OK;
 }
 
+/*
+ * Waiting for the write lock. SQLite's own busy timeout sleeps longer and
+ * longer between tries, so under contention a writer that arrived early can
+ * lose to later ones until it times out. This handler polls every one to two
+ * milliseconds (jittered, so waiting writers do not move in step) until
+ * LIMIT_BUSY_TIMEOUT_MS have passed.
+ */
+static int busy_wait(void *context, int attempts)
+{
+    loyalty_ledger *l = context;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (attempts == 0)
+        l->busy_since_ms = now_ms;
+    if (now_ms - l->busy_since_ms >= LIMIT_BUSY_TIMEOUT_MS)
+        return 0;
+    struct timespec pause = {0, 1000000 + (long)randombytes_uniform(1000000)};
+    nanosleep(&pause, NULL);
+    return 1;
+}
+
 /* Per-connection settings. WAL itself is persistent and set at creation. */
 int db_configure(loyalty_ledger *l)
 {
-    sqlite3_busy_timeout(l->db, LIMIT_BUSY_TIMEOUT_MS);
+    sqlite3_busy_handler(l->db, busy_wait, l);
     sqlite3_extended_result_codes(l->db, 1);
-    return db_exec(l, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+    /* 32 MiB of page cache keeps the interior pages of large indexes in memory. */
+    return db_exec(l, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
+                      " PRAGMA cache_size = -32768;");
 }
 
 static int64_t pragma_integer(loyalty_ledger *l, const char *sql, int *rc)

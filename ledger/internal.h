@@ -104,6 +104,7 @@ struct loyalty_ledger {
     struct batch_signer *signer;
     int in_batch; /* results need only the balance: skip the other figures */
     int poisoned; /* a commit failed on I/O: no more writes until reopened */
+    int64_t busy_since_ms; /* when the current wait for the lock began */
 
     /* Replay mode (verify): entries come from another chain. */
     const audit_source *replay;
