@@ -129,6 +129,7 @@ e2e: $(CLI)
 EXTRA_TESTS =
 -include bench/bench.mk
 -include tests/fuzz/fuzz.mk
+-include tests/crash/crash.mk
 
 test: deps
 	$(MAKE) all unit e2e $(EXTRA_TESTS)

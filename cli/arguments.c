@@ -1,8 +1,9 @@
 /*
  * arguments.c - the argument parser of the `loyalty` tool: global options
  * (--db, --key, --actor, --json) wherever they appear, each command's own
- * options ("--opt VALUE" or "--opt=VALUE") and positional arguments from its
- * table, --help, and the strict parsing of integer arguments.
+ * options ("--opt VALUE" or "--opt=VALUE"), flags ("--all") and positional
+ * arguments from its table, --help, and the strict parsing of integer
+ * arguments.
  *
  * The whole command line is scanned before any error is reported, so that a
  * --json anywhere on the line also shapes the error message, and --help
@@ -121,7 +122,10 @@ int cli_take_global_option(cli_context *cli, int argc, char **argv, int *index,
     return 0;
 }
 
-/* Applies a command option at argv[*index]; records an error when unknown or repeated. */
+/*
+ * Applies a command option (or flag) at argv[*index]; records an error when
+ * unknown or repeated, or when a flag is given a value.
+ */
 static void take_command_option(parse_state *state, const cli_option *options, int argc,
                                 char **argv, int *index)
 {
@@ -130,6 +134,17 @@ static void take_command_option(parse_state *state, const cli_option *options, i
     for (const cli_option *option = options; option->name != NULL; option++) {
         if (option->name[0] != '-' || !match_option(argument, option->name, &inline_value))
             continue;
+        if (option->required == CLI_FLAG) {
+            (*index)++;
+            if (inline_value != NULL)
+                note_error(state->error, sizeof state->error, "%s takes no value", option->name);
+            else if (*option->value != NULL)
+                note_error(state->error, sizeof state->error, "%s given more than once",
+                           option->name);
+            else
+                *option->value = option->name;
+            return;
+        }
         const char *value = take_value(argc, argv, index, inline_value);
         if (value == NULL)
             note_error(state->error, sizeof state->error, "%s needs a value", option->name);
@@ -189,7 +204,7 @@ static void check_required(parse_state *state, const cli_option *options)
             continue;
         if (option->name[0] != '-')
             note_error(state->error, sizeof state->error, "missing %s", option->name);
-        else if (option->required)
+        else if (option->required == 1)
             note_error(state->error, sizeof state->error, "%s is required", option->name);
     }
 }

@@ -36,6 +36,10 @@ enum cli_exit {
 /* Largest file the tool reads (program, checkpoint, public key): far above any real one. */
 #define CLI_FILE_MAX_BYTES (4 * 1024 * 1024)
 
+/* Text tables (lists in human output): at most this many columns, each cell cut to this size. */
+#define CLI_TABLE_COLUMNS_MAX 16
+#define CLI_TABLE_CELL_BYTES 512
+
 /* Longest login name kept as the default actor; the library checks the real bound. */
 #define CLI_LOGIN_NAME_MAX 256
 
@@ -51,15 +55,19 @@ typedef struct cli_context {
 
 /*
  * One entry of a command's argument table. A name starting with "--" is an
- * option taking a value; any other name (e.g. "ID") is a positional
- * argument, matched in table order. Tables end with an entry whose name is
- * NULL.
+ * option taking a value (or, with `required` set to CLI_FLAG, a flag taking
+ * none); any other name (e.g. "ID") is a positional argument, matched in
+ * table order. Tables end with an entry whose name is NULL.
  */
 typedef struct cli_option {
     const char *name;
-    const char **value; /* receives the argument (borrowed from argv); NULL when absent */
-    int required;       /* positionals are always required */
+    const char **value; /* receives the argument (borrowed from argv), a flag its own name;
+                           NULL when absent */
+    int required;       /* 1 required, 0 optional, CLI_FLAG; positionals are always required */
 } cli_option;
+
+/* The `required` value of an optional flag such as --all. */
+#define CLI_FLAG 2
 
 /* A command's handler: argv holds the arguments after the command words. */
 typedef int (*cli_command_fn)(cli_context *cli, int argc, char **argv);
@@ -101,6 +109,15 @@ json_t *cli_time_value(int64_t ts_us);
 json_t *cli_optional_string(const char *text);
 json_t *cli_text_value(const char *text);
 int cli_print_record(cli_context *cli, json_t *record, int build_failed);
+int cli_print_list(cli_context *cli, json_t *record, const char *list_key,
+                   const char *const *columns, int build_failed);
+
+/* Items gathered by a library listing callback; failed is set once memory ran out. */
+typedef struct cli_list {
+    json_t *items;
+    int failed;
+} cli_list;
+int cli_list_append(cli_list *list, json_t *item, int failed);
 int cli_print_json(cli_context *cli, json_t *value);
 int cli_finish_output(cli_context *cli, int exit_code);
 
@@ -126,9 +143,11 @@ int cli_run_member_freeze(cli_context *cli, int argc, char **argv);
 int cli_run_member_unfreeze(cli_context *cli, int argc, char **argv);
 int cli_run_member_close(cli_context *cli, int argc, char **argv);
 int cli_show_member(cli_context *cli, const char *member, int with_created);
+json_t *cli_member_record(const loyalty_member_info *info, int with_created);
 int cli_run_award(cli_context *cli, int argc, char **argv);
 int cli_run_redeem(cli_context *cli, int argc, char **argv);
 int cli_run_adjust(cli_context *cli, int argc, char **argv);
+int cli_print_adjustment(cli_context *cli, const loyalty_posting *posting);
 int cli_run_reverse(cli_context *cli, int argc, char **argv);
 int cli_run_refund(cli_context *cli, int argc, char **argv);
 int cli_run_hold(cli_context *cli, int argc, char **argv);
@@ -143,5 +162,18 @@ int cli_run_key_rotate(cli_context *cli, int argc, char **argv);
 int cli_run_audit_export(cli_context *cli, int argc, char **argv);
 int cli_run_audit_checkpoint(cli_context *cli, int argc, char **argv);
 int cli_run_verify(cli_context *cli, int argc, char **argv);
+int cli_run_tiers(cli_context *cli, int argc, char **argv);
+int cli_run_tier_set(cli_context *cli, int argc, char **argv);
+int cli_run_tier_history(cli_context *cli, int argc, char **argv);
+int cli_run_tier_evaluate(cli_context *cli, int argc, char **argv);
+int cli_run_benefits(cli_context *cli, int argc, char **argv);
+int cli_run_benefit_claim(cli_context *cli, int argc, char **argv);
+int cli_run_operator_add(cli_context *cli, int argc, char **argv);
+int cli_run_operator_list(cli_context *cli, int argc, char **argv);
+int cli_run_operator_disable(cli_context *cli, int argc, char **argv);
+int cli_run_approve(cli_context *cli, int argc, char **argv);
+int cli_run_reject(cli_context *cli, int argc, char **argv);
+int cli_run_approvals(cli_context *cli, int argc, char **argv);
+int cli_run_import(cli_context *cli, int argc, char **argv);
 
 #endif

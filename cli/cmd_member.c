@@ -18,9 +18,10 @@ static const char member_add_usage[] =
 static const char member_show_usage[] =
     "usage: loyalty member show ID\n"
     "\n"
-    "Shows a member's status, tier and points (balance, available, pending, held,\n"
-    "expired but not yet swept, debt, and the next expiry: points and time, or\n"
-    "null) and when the member was added.\n";
+    "Shows a member's status, tier (null without a tier ladder), qualifying points\n"
+    "(purchase points in the tier window), points (balance, available, pending,\n"
+    "held, expired but not yet swept, debt, and the next expiry: points and time,\n"
+    "or null) and when the member was added.\n";
 
 static const char member_freeze_usage[] =
     "usage: loyalty member freeze ID --reason CODE\n"
@@ -59,9 +60,9 @@ static json_t *next_expiry_value(const loyalty_member_info *info)
 
 /*
  * The fields of `balance` (and of `member show` with `created`), or NULL
- * when memory ran out.
+ * when memory ran out. `tier set` prints them too.
  */
-static json_t *member_record(const loyalty_member_info *info, int with_created)
+json_t *cli_member_record(const loyalty_member_info *info, int with_created)
 {
     json_t *record = json_object();
     int failed = 0;
@@ -74,6 +75,7 @@ static json_t *member_record(const loyalty_member_info *info, int with_created)
     failed |= json_object_set_new(record, "debt", json_integer(info->debt));
     failed |= json_object_set_new(record, "next_expiry", next_expiry_value(info));
     failed |= json_object_set_new(record, "tier", cli_optional_string(info->tier));
+    failed |= json_object_set_new(record, "qualifying", json_integer(info->qualifying));
     failed |= json_object_set_new(record, "status", json_string(info->status));
     if (with_created)
         failed |= json_object_set_new(record, "created", cli_time_value(info->created_us));
@@ -125,7 +127,7 @@ int cli_show_member(cli_context *cli, const char *member, int with_created)
     if (rc != LOYALTY_OK) {
         exit_code = cli_fail(cli, ledger, rc);
     } else {
-        json_t *record = member_record(&info, with_created);
+        json_t *record = cli_member_record(&info, with_created);
         exit_code = cli_print_record(cli, record, record == NULL);
     }
     loyalty_close(ledger);

@@ -1,7 +1,8 @@
 /*
  * cmd_posting.c - the commands that change a member's points: `award`,
  * `redeem`, `adjust` and `reverse`. Each parses its arguments into the
- * library's request, makes the one call, and prints the posting.
+ * library's request, makes the one call, and prints the posting. An
+ * adjustment above the approval threshold prints as pending_approval.
  */
 #include <string.h>
 
@@ -30,7 +31,12 @@ static const char adjust_usage[] =
     "usage: loyalty adjust ID --ref REF --points +-N --reason CODE [--note TEXT]\n"
     "\n"
     "A support correction of N points, signed: --points +50 credits, --points -50\n"
-    "debits (a debit needs that many available points, else exit 4).\n"
+    "debits (a debit needs that many available points, else exit 4). status is\n"
+    "applied, or pending_approval when |N| is above the program's\n"
+    "approval_threshold: nothing changes yet (tx is null), and the printed approval\n"
+    "id waits for 'loyalty approve ID' by another operator with the supervisor or\n"
+    "admin role (or 'loyalty reject ID'). Retrying the same --ref answers the\n"
+    "request, or the posting once approved.\n"
     "\n"
     "  --ref REF       idempotency reference\n"
     "  --points N      signed, non-zero\n"
@@ -55,7 +61,10 @@ static int print_posting(cli_context *cli, const loyalty_posting *posting, posti
 {
     json_t *record = json_object();
     int failed = 0;
-    failed |= json_object_set_new(record, "tx", json_integer(posting->tx));
+    /* A pending adjustment has no transaction yet: null rather than a made-up 0. */
+    failed |= json_object_set_new(record, "tx", posting->pending_approval
+                                                    ? json_null()
+                                                    : json_integer(posting->tx));
     failed |= json_object_set_new(record, "member", json_string(posting->member));
     failed |= json_object_set_new(record, "points", json_integer(posting->points));
     failed |= json_object_set_new(record, "replayed", json_boolean(posting->replayed));
@@ -66,8 +75,20 @@ static int print_posting(cli_context *cli, const loyalty_posting *posting, posti
                                       json_integer(posting->multiplier_permille));
     if (kind == POSTING_REVERSE)
         failed |= json_object_set_new(record, "reversed_tx", json_integer(posting->reversed_tx));
+    if (kind == POSTING_ADJUST) {
+        failed |= json_object_set_new(
+            record, "status", json_string(posting->pending_approval ? "pending_approval" : "applied"));
+        if (posting->pending_approval)
+            failed |= json_object_set_new(record, "approval", json_integer(posting->approval));
+    }
     failed |= json_object_set_new(record, "audit_seq", json_integer(posting->audit_seq));
     return cli_print_record(cli, record, failed);
+}
+
+/* An adjustment's posting (applied or pending), as `adjust` prints it; `approve` shares it. */
+int cli_print_adjustment(cli_context *cli, const loyalty_posting *posting)
+{
+    return print_posting(cli, posting, POSTING_ADJUST);
 }
 
 /* Opens the ledger, makes the one library call of this kind, prints the result. */

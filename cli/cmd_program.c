@@ -13,8 +13,9 @@ static const char init_usage[] =
     "Creates a ledger at the --db path: the database, the signing key pair (unless\n"
     "the key file already exists; mode 0600) and the genesis audit entry, then loads\n"
     "the program from FILE ('-' reads standard input) or the default program\n"
-    "(1 point per 1.00 of currency). On an existing ledger it fails with exit 5 and\n"
-    "changes nothing.\n"
+    "(1 point per 1.00 of currency), and registers the actor as the first operator,\n"
+    "with the admin role. On an existing ledger it fails with exit 5 and changes\n"
+    "nothing.\n"
     "\n"
     "  --program FILE   the program as a JSON object\n";
 

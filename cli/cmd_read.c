@@ -15,8 +15,9 @@ static const char balance_usage[] =
     "Prints a member's points: balance (every credit and debit), available (what\n"
     "can be spent now), pending (not yet spendable), held (reserved by open holds),\n"
     "expired (past expiry, not yet swept), debt (clawed back beyond what was left),\n"
-    "next_expiry (the points that expire next and when, or null), and the member's\n"
-    "tier and status.\n";
+    "next_expiry (the points that expire next and when, or null), the member's tier\n"
+    "(null without a tier ladder), qualifying points (purchase points in the tier\n"
+    "window, after refunds) and status.\n";
 
 static const char history_usage[] =
     "usage: loyalty history ID [--limit N] [--before TX]\n"

@@ -33,7 +33,7 @@ static const command commands[] = {
      "credit points for a purchase or as a bonus", cli_run_award},
     {NULL, "redeem", "ID --ref REF --points N", "spend available points", cli_run_redeem},
     {NULL, "adjust", "ID --ref REF --points +-N --reason CODE [--note TEXT]",
-     "a support correction", cli_run_adjust},
+     "a support correction (above the approval threshold: waits for approval)", cli_run_adjust},
     {NULL, "reverse", "TX --ref REF --reason CODE", "compensate an earlier transaction",
      cli_run_reverse},
     {NULL, "refund", "ID --ref REF --order ORDER_REF --amount MINOR",
@@ -49,6 +49,25 @@ static const command commands[] = {
     {NULL, "history", "ID [--limit N] [--before TX]", "a member's journal, newest first",
      cli_run_history},
     {NULL, "stats", "", "program-wide figures", cli_run_stats},
+    {NULL, "tiers", "", "the tier ladder with member counts", cli_run_tiers},
+    {"tier", "set", "ID CODE --reason CODE", "put a member in a tier by hand", cli_run_tier_set},
+    {"tier", "history", "ID", "a member's tier changes with their causes", cli_run_tier_history},
+    {"tier", "evaluate", "", "move every member to the tier they qualify for now",
+     cli_run_tier_evaluate},
+    {NULL, "benefits", "ID", "the benefits of a member's tier, with this period's usage",
+     cli_run_benefits},
+    {"benefit", "claim", "ID CODE --ref REF", "use a benefit once", cli_run_benefit_claim},
+    {"operator", "add", "NAME --role ROLE",
+     "register an operator: checkout, support, supervisor, auditor or admin",
+     cli_run_operator_add},
+    {"operator", "list", "", "every operator with role and status", cli_run_operator_list},
+    {"operator", "disable", "NAME", "disable an operator for good", cli_run_operator_disable},
+    {NULL, "approvals", "[--all]", "adjustments waiting for approval", cli_run_approvals},
+    {NULL, "approve", "ID", "apply a pending adjustment (another supervisor or admin)",
+     cli_run_approve},
+    {NULL, "reject", "ID --reason CODE", "drop a pending adjustment", cli_run_reject},
+    {NULL, "import", "FILE [--results FILE] [--batch N]",
+     "apply a JSON Lines file of operations in batches, one result per line", cli_run_import},
     {"key", "public", "", "print the public key in force", cli_run_key_public},
     {"key", "rotate", "", "replace the signing key (the old one is kept)", cli_run_key_rotate},
     {"audit", "export", "[--from SEQ]", "the audit log as JSON Lines", cli_run_audit_export},
@@ -90,6 +109,9 @@ static void print_usage(FILE *stream, const char *group)
             "  --json         print one JSON object on stdout; errors as JSON on stderr\n"
             "  -h, --help     help (also after any command)\n"
             "  --version      print the version\n"
+            "\nThe actor must be a registered, active operator whose role allows the command\n"
+            "('loyalty init' registers its actor as the first admin; see 'loyalty operator add\n"
+            "--help' for the roles).\n"
             "\nEnvironment: LOYALTY_NOW=2026-11-25T12:00:00Z fixes the clock (ISO 8601 UTC).\n"
             "Amounts are integers in minor units (--amount 12999 is 129.99); points are integers.\n\n");
     if (stream == stdout)

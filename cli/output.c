@@ -1,9 +1,10 @@
 /*
  * output.c - what the `loyalty` tool prints: the table from library result
  * codes to exit codes, one-line errors on stderr (plain or JSON), results
- * on stdout as aligned "key: value" text or as one JSON object, and
- * timestamps in ISO 8601 UTC.
+ * on stdout as aligned "key: value" text (lists as tables) or as one JSON
+ * object, and timestamps in ISO 8601 UTC.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +44,10 @@ static const char *const exit_code_meanings[] = {
     [CLI_EXIT_INTERNAL] = "internal or storage error",
     [CLI_EXIT_USAGE] = "usage error or invalid input",
     [CLI_EXIT_NOT_FOUND] = "not found (ledger, member, transaction)",
-    [CLI_EXIT_INSUFFICIENT] = "insufficient points",
+    [CLI_EXIT_INSUFFICIENT] = "insufficient points, or a benefit used up for the period",
     [CLI_EXIT_CONFLICT] = "conflict or wrong state (reference reused, already reversed, exists)",
-    [CLI_EXIT_NOT_PERMITTED] = "not permitted (actor, member state, signing key)",
+    [CLI_EXIT_NOT_PERMITTED] = "not permitted (operator or role, self-approval, member state, "
+                                "signing key)",
     [CLI_EXIT_VERIFY] = "audit verification failed",
 };
 
@@ -233,6 +235,133 @@ static void print_text_record(const json_t *record)
         print_text_value(value);
         putchar('\n');
     }
+}
+
+/*
+ * Appends an item built by a listing callback (failed: building it ran out
+ * of memory) and returns non-zero, which stops the listing, once anything
+ * has failed.
+ */
+int cli_list_append(cli_list *list, json_t *item, int failed)
+{
+    if (item == NULL || failed) {
+        json_decref(item);
+        list->failed = 1;
+    } else if (json_array_append_new(list->items, item) != 0) {
+        list->failed = 1; /* the array released the item */
+    }
+    return list->failed;
+}
+
+/* One cell of a text table: like a text value, with arrays joined by commas. */
+static void format_cell(const json_t *value, char *buffer, size_t size)
+{
+    buffer[0] = '\0';
+    if (json_is_string(value)) {
+        snprintf(buffer, size, "%s", json_string_value(value));
+    } else if (json_is_integer(value)) {
+        snprintf(buffer, size, "%lld", (long long)json_integer_value(value));
+    } else if (json_is_boolean(value)) {
+        snprintf(buffer, size, "%s", json_is_true(value) ? "true" : "false");
+    } else if (json_is_array(value)) {
+        size_t index, used = 0;
+        const json_t *item;
+        json_array_foreach((json_t *)value, index, item) {
+            const char *text = json_string_value(item);
+            int written = snprintf(buffer + used, size - used, "%s%s", index ? "," : "",
+                                   text ? text : "?");
+            if (written < 0 || (size_t)written >= size - used)
+                break;
+            used += (size_t)written;
+        }
+        if (json_array_size(value) == 0)
+            snprintf(buffer, size, "-");
+    } else {
+        snprintf(buffer, size, "-");
+    }
+}
+
+/* A column of integers (nulls allowed) is right-aligned: figures read best that way. */
+static int column_is_numeric(const json_t *rows, const char *column)
+{
+    size_t index;
+    const json_t *row;
+    int integers = 0;
+    json_array_foreach((json_t *)rows, index, row) {
+        const json_t *value = json_object_get(row, column);
+        if (json_is_integer(value))
+            integers++;
+        else if (value != NULL && !json_is_null(value))
+            return 0;
+    }
+    return integers > 0;
+}
+
+/* Prints rows (objects) as a table of the named columns, with upper-case headings. */
+static void print_text_table(const json_t *rows, const char *const *columns)
+{
+    size_t count = 0;
+    while (columns[count] != NULL && count < CLI_TABLE_COLUMNS_MAX)
+        count++;
+    int widths[CLI_TABLE_COLUMNS_MAX];
+    int numeric[CLI_TABLE_COLUMNS_MAX];
+    char cell[CLI_TABLE_CELL_BYTES];
+    for (size_t c = 0; c < count; c++) {
+        widths[c] = (int)strlen(columns[c]);
+        numeric[c] = column_is_numeric(rows, columns[c]);
+        size_t index;
+        const json_t *row;
+        json_array_foreach((json_t *)rows, index, row) {
+            format_cell(json_object_get(row, columns[c]), cell, sizeof cell);
+            if ((int)strlen(cell) > widths[c])
+                widths[c] = (int)strlen(cell);
+        }
+    }
+    for (size_t c = 0; c < count; c++) {
+        char heading[CLI_TABLE_CELL_BYTES];
+        size_t length = 0;
+        for (; columns[c][length] != '\0' && length + 1 < sizeof heading; length++)
+            heading[length] = (char)toupper((unsigned char)columns[c][length]);
+        heading[length] = '\0';
+        /* The last column is not padded: no trailing blanks. */
+        int width = c + 1 == count && !numeric[c] ? 0 : widths[c];
+        printf("%s%*s%s", c ? "  " : "", numeric[c] ? width : -width, heading,
+               c + 1 == count ? "\n" : "");
+    }
+    size_t index;
+    const json_t *row;
+    json_array_foreach((json_t *)rows, index, row) {
+        for (size_t c = 0; c < count; c++) {
+            format_cell(json_object_get(row, columns[c]), cell, sizeof cell);
+            int width = c + 1 == count && !numeric[c] ? 0 : widths[c];
+            printf("%s%*s", c ? "  " : "", numeric[c] ? width : -width, cell);
+        }
+        putchar('\n');
+    }
+}
+
+/*
+ * Prints a record that holds one list under list_key and releases it: with
+ * --json as one object; otherwise its other fields as "key: value" lines,
+ * then the list as a table of the given columns (a NULL-terminated array).
+ */
+int cli_print_list(cli_context *cli, json_t *record, const char *list_key,
+                   const char *const *columns, int build_failed)
+{
+    if (record == NULL || build_failed) {
+        json_decref(record);
+        return cli_out_of_memory(cli);
+    }
+    if (cli->json)
+        return cli_print_json(cli, record);
+    json_t *rows = json_incref(json_object_get(record, list_key));
+    json_object_del(record, list_key);
+    print_text_record(record);
+    if (rows != NULL)
+        print_text_table(rows, columns);
+    json_decref(rows);
+    json_decref(record);
+    return CLI_EXIT_OK;
 }
 
 /*

@@ -387,7 +387,9 @@ LOYALTY_API int loyalty_hold(loyalty_ledger *ledger, const loyalty_hold_request 
 
 /*
  * Debits points (1..the held amount; 0 means all of it) of an open hold and
- * frees the rest.
+ * frees the rest. Repeating a capture with the same points (a retry) answers
+ * the first capture with replayed set; any other capture of a finished hold
+ * is LOYALTY_ERR_STATE.
  * Returns LOYALTY_OK, LOYALTY_ERR_NOT_FOUND (no such hold),
  * LOYALTY_ERR_STATE (already captured, released or lapsed),
  * LOYALTY_ERR_INVALID (more than held), LOYALTY_ERR_NOT_PERMITTED (frozen or
@@ -398,6 +400,7 @@ LOYALTY_API int loyalty_capture(loyalty_ledger *ledger, const char *ref, int64_t
                                 loyalty_hold_info *result) LOYALTY_WARN_UNUSED;
 
 /* Frees an open hold; a frozen member may release (it frees points, spends none).
+ * Releasing a released hold again answers with replayed set.
  * Returns as loyalty_capture, without INSUFFICIENT and INVALID. */
 LOYALTY_API int loyalty_release(loyalty_ledger *ledger, const char *ref,
                                 loyalty_hold_info *result) LOYALTY_WARN_UNUSED;

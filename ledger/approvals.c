@@ -212,9 +212,10 @@ int reject_apply(loyalty_ledger *l, int64_t id, const char *reason)
     int rc = check_id(l, "reason code", reason);
     if (rc == LOYALTY_OK)
         rc = pending(l, id, &a);
-    /* Approvers may reject; the requester may withdraw their own request. */
-    if (rc == LOYALTY_OK && strcmp(a.requested_by, l->op_actor) != 0)
-        rc = authorize_actor(l, l->op_actor, CAP_APPROVE);
+    /* Approvers may reject; the requester (still an active operator) may withdraw their own. */
+    if (rc == LOYALTY_OK)
+        rc = authorize_actor(l, l->op_actor,
+                             strcmp(a.requested_by, l->op_actor) == 0 ? CAP_READ : CAP_APPROVE);
     if (rc == LOYALTY_OK)
         rc = member_find_by_id(l, a.member_id, &member);
     if (rc == LOYALTY_OK)

@@ -43,11 +43,12 @@ static void from_posting(const loyalty_posting *p, loyalty_operation_result *r)
     r->balance = p->balance;
 }
 
-static void from_hold(const loyalty_hold_info *h, loyalty_operation_result *r)
+/* A hold or release moves no points; a capture reports its posting. */
+static void from_hold(const loyalty_hold_info *h, int capture, loyalty_operation_result *r)
 {
     r->replayed = h->replayed;
-    r->tx = h->tx;
-    r->points = -h->captured;
+    r->tx = capture ? h->tx : 0;
+    r->points = capture ? -h->captured : 0;
     r->balance = h->balance;
 }
 
@@ -107,7 +108,7 @@ static int apply_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_ope
         return apply_posting(l, op, r);
     }
     if (rc == LOYALTY_OK)
-        from_hold(&h, r);
+        from_hold(&h, op->kind == LOYALTY_OP_CAPTURE, r);
     return rc;
 }
 

@@ -58,8 +58,8 @@ int db_open_handle(loyalty_ledger **out, const loyalty_open_options *options)
                         LOYALTY_ID_MAX);
         strcpy(l->actor, options->actor);
     }
-    if (options->now_us < 0)
-        return fail(l, LOYALTY_ERR_INVALID, "the fixed clock must not be before 1970");
+    if (options->now_us < 0 || options->now_us > LIMIT_NOW_US_MAX)
+        return fail(l, LOYALTY_ERR_INVALID, "the fixed clock must be between 1970 and 9999");
     l->fixed_now_us = options->now_us;
     return LOYALTY_OK;
 }

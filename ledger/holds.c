@@ -236,10 +236,49 @@ static int open_hold(loyalty_ledger *l, const char *ref, hold_row *h, member_row
     return rc;
 }
 
+/* The audit entry of a hold's capture, for a retried capture's answer. */
+static int64_t capture_seq(loyalty_ledger *l, int64_t capture_tx)
+{
+    static const char sql[] = "SELECT audit_seq FROM journal WHERE tx = ?";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return 0;
+    sqlite3_bind_int64(st, 1, capture_tx);
+    int64_t seq = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return seq;
+}
+
+/*
+ * A retried capture or release answers like the first one did (replayed),
+ * so that a checkout retrying after a timeout, or an import run again, never
+ * applies twice and never fails. Any other call on a finished hold is
+ * LOYALTY_ERR_STATE (the caller goes on to report it).
+ */
+static int retried(loyalty_ledger *l, const char *ref, const char *status, int64_t points,
+                   loyalty_hold_info *result)
+{
+    hold_row h;
+    if (!valid_id(ref) || hold_find(l, ref, &h) != LOYALTY_OK) {
+        clear_error(l);
+        return 0;
+    }
+    member_row member;
+    if (strcmp(h.status, status) != 0 || member_find_by_id(l, h.member_id, &member) != LOYALTY_OK ||
+        strcmp(member.status, "closed") == 0) /* a closing released it: not a retry */
+        return 0;
+    if (strcmp(status, "captured") == 0 && h.captured != (points == 0 ? h.points : points))
+        return 0;
+    int64_t seq = h.capture_tx ? capture_seq(l, h.capture_tx) : 0;
+    return report(l, ref, 1, seq, result) == LOYALTY_OK;
+}
+
 int capture_apply(loyalty_ledger *l, const char *ref, int64_t points, loyalty_hold_info *result)
 {
     hold_row h;
     member_row member;
+    if (retried(l, ref, "captured", points, result))
+        return LOYALTY_OK;
     int rc = open_hold(l, ref, &h, &member, 1);
     if (rc != LOYALTY_OK)
         return rc;
@@ -272,6 +311,8 @@ int release_apply(loyalty_ledger *l, const char *ref, loyalty_hold_info *result)
 {
     hold_row h;
     member_row member;
+    if (retried(l, ref, "released", 0, result))
+        return LOYALTY_OK;
     int rc = open_hold(l, ref, &h, &member, 0);
     int64_t seq = l->next_seq;
     if (rc == LOYALTY_OK)

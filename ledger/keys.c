@@ -208,7 +208,9 @@ static int generate_key_file(loyalty_ledger *l, const char *path,
 /* At creation: use the key file if there is one, else make it. */
 int keys_load_or_create(loyalty_ledger *l)
 {
-    if (access(l->key_path, F_OK) == 0)
+    struct stat st;
+    /* lstat: a symlink at the key path (even a dangling one) is refused, never written through. */
+    if (lstat(l->key_path, &st) == 0)
         return keys_load_file(l, l->key_path);
     unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
     int rc = generate_key_file(l, l->key_path, public_key);
@@ -255,8 +257,10 @@ static int holds_key(const loyalty_ledger *l, const unsigned char public_key[cry
 static int check_key_file_mode(loyalty_ledger *l)
 {
     struct stat st;
-    if (stat(l->key_path, &st) != 0)
+    if (lstat(l->key_path, &st) != 0)
         return fail(l, LOYALTY_ERR_KEY, "cannot read key file %s: %s", l->key_path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fail(l, LOYALTY_ERR_KEY, "key file %s is not a regular file", l->key_path);
     if (st.st_mode & (S_IRWXG | S_IRWXO))
         return fail(l, LOYALTY_ERR_KEY,
                     "key file %s is accessible by group or others (mode %03o); run chmod 600 on it",

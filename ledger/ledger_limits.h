@@ -61,6 +61,10 @@
 /* How long a writer waits for the database lock before reporting BUSY. */
 #define LIMIT_BUSY_TIMEOUT_MS 30000
 
+/* The latest time the ledger accepts (9999-12-31T23:59:59Z): far enough for any
+ * clock, near enough that adding any period to it cannot overflow. */
+#define LIMIT_NOW_US_MAX INT64_C(253402300799999999)
+
 /* Prepared statements cached per handle. */
 #define LIMIT_STATEMENT_CACHE 64
 

@@ -180,6 +180,10 @@ int operator_add_apply(loyalty_ledger *l, const char *name, const char *role, in
     if (!role_valid(role))
         return fail(l, LOYALTY_ERR_INVALID,
                     "role must be checkout, support, supervisor, auditor or admin");
+    /* The first operator of a ledger must be able to add the others. */
+    if (strcmp(role, "admin") != 0 && authorize_actor(l, "", CAP_READ) == LOYALTY_OK)
+        return fail(l, LOYALTY_ERR_INVALID, "the first operator of a ledger must be an admin");
+    clear_error(l);
     int rc = operator_state(l, name, have_role, status);
     if (rc == LOYALTY_OK) {
         if (strcmp(status, "active") != 0)

@@ -50,19 +50,55 @@ static int hex_field(const char *hex, unsigned char *out, size_t size)
            sodium_hex2bin(out, size, hex, 2 * size, NULL, &length, NULL) == 0 && length == size;
 }
 
-/* Parses the checkpoint text of docs/AUDIT_FORMAT.md. */
+/* Reads "<name> <value>\n" at *text exactly; advances past it. value gets the text. */
+static int checkpoint_line(const char **text, const char *name, char *value, size_t size)
+{
+    size_t n = strlen(name);
+    if (strncmp(*text, name, n) != 0 || (*text)[n] != ' ')
+        return -1;
+    const char *start = *text + n + 1, *end = strchr(start, '\n');
+    if (end == NULL || end == start || (size_t)(end - start) >= size)
+        return -1;
+    memcpy(value, start, (size_t)(end - start));
+    value[end - start] = '\0';
+    *text = end + 1;
+    return 0;
+}
+
+/* A decimal without sign or leading zero, at most 18 digits. */
+static int parse_decimal(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 18 || (s[0] == '0' && n > 1) || strspn(s, "0123456789") != n)
+        return -1;
+    *out = strtoll(s, NULL, 10);
+    return 0;
+}
+
+static int lower_hex(const char *s, size_t length)
+{
+    return strlen(s) == length && strspn(s, "0123456789abcdef") == length;
+}
+
+/* Parses the checkpoint text of docs/AUDIT_FORMAT.md: exactly its six lines, nothing else. */
 static int parse_checkpoint(const char *text, checkpoint *cp)
 {
-    char hash_hex[2 * HASH_BYTES + 2], sig_hex[2 * crypto_sign_BYTES + 2];
-    long long seq = 0, ts_us = 0;
-    int consumed = 0;
-    if (sscanf(text, "loyalty-checkpoint-v1\nseq %lld\nts_us %lld\nhash %65s\nkey %16s\nsig %129s\n%n",
-               &seq, &ts_us, hash_hex, cp->key_id, sig_hex, &consumed) != 5 ||
-        seq < 1 || text[consumed] != '\0' || strlen(cp->key_id) != LOYALTY_KEY_ID_HEX ||
-        !hex_field(hash_hex, cp->hash, HASH_BYTES) || !hex_field(sig_hex, cp->sig, crypto_sign_BYTES))
+    static const char header[] = "loyalty-checkpoint-v1\n";
+    char seq[32], ts[32], hash[2 * HASH_BYTES + 1], sig[2 * crypto_sign_BYTES + 1];
+    if (strncmp(text, header, sizeof header - 1) != 0)
         return -1;
-    cp->seq = seq;
-    cp->ts_us = ts_us;
+    text += sizeof header - 1;
+    if (checkpoint_line(&text, "seq", seq, sizeof seq) != 0 ||
+        checkpoint_line(&text, "ts_us", ts, sizeof ts) != 0 ||
+        checkpoint_line(&text, "hash", hash, sizeof hash) != 0 ||
+        checkpoint_line(&text, "key", cp->key_id, sizeof cp->key_id) != 0 ||
+        checkpoint_line(&text, "sig", sig, sizeof sig) != 0 || *text != '\0')
+        return -1;
+    if (parse_decimal(seq, &cp->seq) != 0 || cp->seq < 1 || parse_decimal(ts, &cp->ts_us) != 0 ||
+        !lower_hex(hash, 2 * HASH_BYTES) || !lower_hex(cp->key_id, LOYALTY_KEY_ID_HEX) ||
+        !lower_hex(sig, 2 * crypto_sign_BYTES) || !hex_field(hash, cp->hash, HASH_BYTES) ||
+        !hex_field(sig, cp->sig, crypto_sign_BYTES))
+        return -1;
     cp->present = 1;
     return 0;
 }
@@ -224,6 +260,8 @@ static int check_entry(verifier *v, sqlite3_stmt *st, int64_t expected_seq)
     long payload_length = read_entry(st, &e);
     if (payload_length < 0)
         return verdict(v, sqlite3_column_int64(st, 0), NULL, NULL, "entry has a malformed column");
+    if (!valid_actor(e.actor))
+        return verdict(v, e.seq, NULL, NULL, "the actor is not a valid operator name");
     int rc = check_link_and_signature(v, &e, expected_seq, (size_t)payload_length);
     if (rc != LOYALTY_OK)
         return rc;
@@ -286,6 +324,23 @@ static int signatures_checked(verifier *v, int rc)
     return verdict(v, first_bad, NULL, NULL, "signature does not verify");
 }
 
+/* The file itself: every page and index consistent (SQLite's own check). */
+static int check_file(verifier *v)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(v->l->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return verdict(v, 0, NULL, NULL, "the database file is damaged: it cannot be checked");
+    int step = sqlite3_step(st);
+    const char *first = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    char reason[200];
+    int ok = first && strcmp(first, "ok") == 0;
+    if (!ok)
+        snprintf(reason, sizeof reason, "the database file is damaged: %.150s",
+                 first ? first : sqlite3_errmsg(v->l->db));
+    sqlite3_finalize(st);
+    return ok ? LOYALTY_OK : verdict(v, 0, NULL, NULL, reason);
+}
+
 LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key_hex,
                                const char *checkpoint_text, loyalty_verify_report *report)
 {
@@ -306,6 +361,8 @@ LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key
     }
     if (rc == LOYALTY_OK && checkpoint_text && parse_checkpoint(checkpoint_text, &v->cp) != 0)
         rc = fail(l, LOYALTY_ERR_INVALID, "the checkpoint is malformed (see docs/AUDIT_FORMAT.md)");
+    if (rc == LOYALTY_OK)
+        rc = check_file(v);
     if (rc == LOYALTY_OK)
         rc = scratch_open(v);
     if (rc == LOYALTY_OK) {

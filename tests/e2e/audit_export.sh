@@ -6,7 +6,9 @@
 # tests/tools/verify_export.py (written from docs/AUDIT_FORMAT.md only), whose
 # recomputed balances must equal `loyalty balance`; the checkpoint, the public
 # key and the known-answer example of docs/AUDIT_FORMAT.md are checked too, and
-# the verifier is shown to reject doctored exports.
+# the verifier is shown to reject doctored exports, including entries re-signed with the
+# ledger's own keys that break the operator rules (init registers its actor as the first admin,
+# entry 3).
 #
 #   LOYALTY_BIN=$PWD/build/loyalty bash tests/e2e/audit_export.sh
 set -euo pipefail
@@ -45,6 +47,9 @@ check_true() { # DESCRIPTION COMMAND...
     local what=$1
     shift
     if "$@" >/dev/null 2>&1; then pass; else failure "$what"; fi
+}
+check_contains() { # DESCRIPTION NEEDLE HAYSTACK
+    if [[ "$3" == *"$2"* ]]; then pass; else failure "$1: [$2] not in [$3]"; fi
 }
 check_false() { # DESCRIPTION COMMAND...
     local what=$1
@@ -99,13 +104,14 @@ check_equal "old keys are kept under <key>.<key id>" 2 "$(find "$T" -maxdepth 1 
 step "audit export" audit export
 printf '%s\n' "$OUT" >"$T/export.jsonl"
 ENTRIES=$(wc -l <"$T/export.jsonl")
-# 1 genesis + 1 program + 4 members + 15 postings + 1 program + 2 rotations = 24
-check_equal "one line per change (the replayed award wrote none)" 24 "$ENTRIES"
+# 1 genesis + 1 program + 1 operator (init's first admin) + 4 members + 15 postings + 1 program
+# + 2 rotations = 25
+check_equal "one line per change (the replayed award wrote none)" 25 "$ENTRIES"
 check_true "every line is a JSON object with the documented fields in order" \
     jq -e -s 'all(.[]; keys_unsorted == ["seq","ts_us","actor","action","payload","prev","hash","key","sig"])' \
     "$T/export.jsonl"
 check_equal "actions in order" \
-    "genesis program_load member_add member_add member_add member_add award award award award redeem adjust adjust reverse reverse award redeem reverse program_load key_rotate award key_rotate award redeem" \
+    "genesis program_load operator_add member_add member_add member_add member_add award award award award redeem adjust adjust reverse reverse award redeem reverse program_load key_rotate award key_rotate award redeem" \
     "$(jq -r .action "$T/export.jsonl" | tr '\n' ' ' | sed 's/ $//')"
 check_equal "seq runs 1..N" "$(seq 1 "$ENTRIES" | tr '\n' ' ')" "$(jq -r .seq "$T/export.jsonl" | tr '\n' ' ')"
 
@@ -208,18 +214,19 @@ expect_rejected() { # DESCRIPTION FILE FIRST_BAD_SEQ
     check_equal "verifier rejects $1" 1 "$VRC"
     check_equal "verifier locates $1" "$3" "$(jq -r .first_bad_seq <<<"$VOUT")"
 }
-doctor points '(.[] | select(.seq == 7) | .payload) |= sub("\"points\":129"; "\"points\":1290")'
-expect_rejected "a changed payload" "$T/points.jsonl" 7
-doctor reserialised '(.[] | select(.seq == 9) | .payload) |= (fromjson | tojson | sub(":"; ": "))'
-expect_rejected "a re-serialised payload" "$T/reserialised.jsonl" 9
+doctor points '(.[] | select(.seq == 8) | .payload) |= sub("\"points\":129"; "\"points\":1290")'
+check_false "the changed payload differs" cmp -s "$T/export.jsonl" "$T/points.jsonl"
+expect_rejected "a changed payload" "$T/points.jsonl" 8
+doctor reserialised '(.[] | select(.seq == 10) | .payload) |= (fromjson | tojson | sub(":"; ": "))'
+expect_rejected "a re-serialised payload" "$T/reserialised.jsonl" 10
 doctor dropped 'del(.[11])'
 expect_rejected "a dropped entry" "$T/dropped.jsonl" 12
 doctor swapped '.[:10] + [.[11], .[10]] + .[12:]'
 expect_rejected "two swapped entries" "$T/swapped.jsonl" 11
 doctor badsig '(.[] | select(.seq == 15) | .sig) |= (.[0:10] + (if .[10:11] == "0" then "1" else "0" end) + .[11:])'
 expect_rejected "a bad signature" "$T/badsig.jsonl" 15
-doctor wrongkey '(.[] | select(.seq == 24) | .key) |= "0000000000000000"'
-expect_rejected "an entry claiming another key" "$T/wrongkey.jsonl" 24
+doctor wrongkey '(.[] | select(.seq == 25) | .key) |= "0000000000000000"'
+expect_rejected "an entry claiming another key" "$T/wrongkey.jsonl" 25
 doctor forged '. + [(.[-1] | .seq += 1 | .prev = .hash)]'
 expect_rejected "an appended forged entry" "$T/forged.jsonl" "$((ENTRIES + 1))"
 : >"$T/empty.jsonl"
@@ -227,6 +234,45 @@ expect_rejected "an empty export" "$T/empty.jsonl" 1
 head -c -1 "$T/export.jsonl" >"$T/nonewline.jsonl"
 verifier "$T/nonewline.jsonl"
 check_equal "verifier rejects a cut-off last line" 1 "$VRC"
+# Entries rewritten and re-signed with the ledger's own keys (the holder of the key files):
+# the chain is then consistent, and only the operator rules of the format can reject them.
+resigned() { # NAME SEQ JQ-FILTER-ON-THAT-ENTRY: $T/NAME.jsonl, re-hashed and re-signed from SEQ on
+    jq -c -s --argjson seq "$2" "map(if .seq == \$seq then $3 else . end) | .[]" "$T/export.jsonl" |
+        "$PY" -c '
+import glob, hashlib, json, struct, sys
+import nacl.signing
+keys = {}
+for path in glob.glob(sys.argv[1] + "*"):
+    seed = [w for w in open(path).read().split() if len(w) == 64][0]
+    k = nacl.signing.SigningKey(bytes.fromhex(seed))
+    keys[hashlib.blake2b(bytes(k.verify_key), digest_size=32).hexdigest()[:16]] = k
+lp = lambda b: struct.pack(">I", len(b)) + b
+prev = None
+for line in sys.stdin:
+    e = json.loads(line)
+    if e["seq"] >= int(sys.argv[2]):
+        e["prev"] = prev
+        msg = (b"loyalty-audit-v1\0" + struct.pack(">Q", e["seq"]) + struct.pack(">q", e["ts_us"])
+               + lp(e["actor"].encode()) + lp(e["action"].encode()) + lp(e["payload"].encode())
+               + bytes.fromhex(prev))
+        h = hashlib.blake2b(msg, digest_size=32).digest()
+        e["hash"], e["sig"] = h.hex(), keys[e["key"]].sign(h).signature.hex()
+    prev = e["hash"]
+    print(json.dumps(e, separators=(",", ":"), ensure_ascii=False))
+' "$DB.key" "$2" >"$T/$1.jsonl"
+}
+resigned same 3 .
+check_true "re-signing an unchanged export gives it back byte for byte" cmp -s "$T/export.jsonl" "$T/same.jsonl"
+check_equal "entry 3 registers init's actor as the first admin" 'tester operator_add {"operator":"tester","role":"admin"}' \
+    "$(jq -r 'select(.seq == 3) | "\(.actor) \(.action) \(.payload)"' "$T/export.jsonl")"
+resigned intruder 8 '.actor = "intruder"'
+expect_rejected "an award made by an actor who is no operator" "$T/intruder.jsonl" 8
+check_contains "the reason names the operator rule" "not a registered operator" "$(jq -r .error <<<"$VOUT")"
+resigned checkout 3 '.payload = "{\"operator\":\"tester\",\"role\":\"checkout\"}"'
+# with tester a mere checkout operator, their first adjustment (entry 13) was not theirs to make
+expect_rejected "an adjustment by an operator whose role is checkout" "$T/checkout.jsonl" 13
+check_contains "the reason names the role" "(role checkout) may not adjust" "$(jq -r .error <<<"$VOUT")"
+
 awk '/^sig / { c = substr($2, 1, 1); $2 = (c == "0" ? "1" : "0") substr($2, 2) } { print }' \
     "$T/cp.txt" >"$T/cp-bad.txt"
 check_false "the doctored checkpoint differs" cmp -s "$T/cp.txt" "$T/cp-bad.txt"
@@ -247,10 +293,13 @@ check_equal "known answer: entry 1 signature" \
     "$(jq -r 'select(.seq == 1) | .sig' "$T/kat/export.jsonl")"
 check_equal "known answer: entry 2 hash" fdd491e9f5ade7d742128a5eb4cfbd2b6105e8d026d47457c5b6cc373f3623ab \
     "$(jq -r 'select(.seq == 2) | .hash' "$T/kat/export.jsonl")"
+check_equal "known answer: entry 3 (init's first admin) hash" 4b485ac60d2c4bfa21d3ff92ae2b7d4bbbf3a42f872baa854f9da1b60504958f \
+    "$(jq -r 'select(.seq == 3) | .hash' "$T/kat/export.jsonl")"
+check_equal "known answer: init writes three entries" 3 "$(wc -l <"$T/kat/export.jsonl")"
 check_equal "known answer: key id" 9d24e2eeaf27c2a0 "$("${KAT[@]}" --json key public | jq -r .key_id)"
 "${KAT[@]}" audit checkpoint >"$T/kat/cp.txt" 2>/dev/null || true
 check_equal "known answer: checkpoint signature" \
-    "sig 5ceeffe02930b40f0dd423bd7a9b3213e64c2cbd16358d149295451bc8b9cbfac0c4d5669eff3f59965e9885a101c8caa8f36160494ae57f504514d05d879509" \
+    "sig f438db6fb8dfb332a478505bc334048c6e9d83d9ddd22251fc4ffe874e53a99ac95e5ba7677a38a588fb7f7e1d3b270ddf72ac73a2aebd9f88789e4963da9a08" \
     "$(sed -n 6p "$T/kat/cp.txt")"
 verifier "$T/kat/export.jsonl" --checkpoint "$T/kat/cp.txt"
 check_equal "verifier accepts the known-answer ledger" 0 "$VRC"

@@ -166,9 +166,11 @@ expect_exit 0 "stats (text)" loyalty stats
 check_contains "stats text" "outstanding:" "$OUT"
 
 # --- the audit log recorded every change --------------------------------------------------
-# genesis, program (init), program load, 2 members, 7 postings.
-check_equal "audit entries" 12 "$(audit_lines)"
+# genesis, program (init), the first operator (init), program load, 2 members, 7 postings.
+check_equal "audit entries" 13 "$(audit_lines)"
+check_equal "init wrote genesis, program_load, operator_add" "genesis,program_load,operator_add" \
+    "$(loyalty audit export | head -3 | jq -r .action | paste -sd,)"
 expect_exit 0 "verify" loyalty --json verify
-check_field "verify" '[.ok, .entries] | join(",")' "true,12"
+check_field "verify" '[.ok, .entries] | join(",")' "true,13"
 
 e2e_end

@@ -3,7 +3,8 @@
 # on one award reference (exactly one applies, the others answer replayed),
 # then 8 processes each post 25 awards with distinct references to one
 # member (the final balance is the exact sum and every award is journalled
-# and audited once).
+# and audited once). Every process acts as its own registered checkout
+# operator.
 source "$(dirname "$0")/lib.bash"
 e2e_begin concurrency
 
@@ -12,6 +13,13 @@ WRITERS=8
 AWARDS_PER_WRITER=25
 
 expect_exit 0 "init" loyalty init
+# Every process acts as its own checkout operator.
+for i in $(seq 1 $RACERS); do
+    add_operator "racer-$i" checkout
+done
+for w in $(seq 1 $WRITERS); do
+    add_operator "writer-$w" checkout
+done
 expect_exit 0 "member add racer" loyalty member add racer
 expect_exit 0 "member add busy" loyalty member add busy
 audit_start=$(audit_lines)

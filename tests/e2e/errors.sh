@@ -31,6 +31,7 @@ check_equal "the empty file stays empty" 0 "$(stat -c %s "$TMP/empty.db")"
 
 # --- a ledger with one member ---------------------------------------------------------
 expect_exit 0 "init" loyalty init
+add_operator form-tester checkout
 expect_exit 0 "member add" loyalty member add m-1
 expect_exit 0 "award" loyalty --json award m-1 --ref order-1 --points 100
 award_tx=$(field .tx)
@@ -152,12 +153,14 @@ mv "$TMP/elsewhere.key" "$DB.key"
 
 # --- help and version --------------------------------------------------------------------------
 for command in init "program load" "program show" "member add" "member show" award redeem adjust \
-    reverse balance history stats "key public" "key rotate" "audit export" "audit checkpoint" verify; do
+    reverse balance history stats "key public" "key rotate" "audit export" "audit checkpoint" verify \
+    tiers "tier set" "tier history" "tier evaluate" benefits "benefit claim" "operator add" \
+    "operator list" "operator disable" approvals approve reject import; do
     # shellcheck disable=SC2086
     expect_exit 0 "$command --help" loyalty $command --help
     check_contains "$command --help prints its usage" "usage: loyalty $command" "$OUT"
 done
-for group in program member key audit; do
+for group in program member key audit tier benefit operator; do
     expect_exit 0 "$group --help" loyalty "$group" --help
 done
 expect_exit 0 "--help" loyalty_bare --help

@@ -202,6 +202,12 @@ expect_unchanged() {
     check_equal "$what: ledger unchanged" "$before" "$after"
 }
 
+# add_operator NAME ROLE: registers an operator, acting as the ledger's first admin
+# ($LOYALTY_ACTOR, whom init registered).
+add_operator() {
+    expect_exit 0 "operator add $1 --role $2" loyalty operator add "$1" --role "$2"
+}
+
 # audit_lines: how many entries the audit log holds.
 audit_lines() {
     loyalty audit export | wc -l

@@ -3,7 +3,8 @@
 # and shows in held, is idempotent by reference, cannot exceed what is available;
 # capture of part debits only that and frees the rest; release frees all; a hold
 # past hold_ttl_seconds lapses by time (before any sweep) and the sweep counts
-# it; captured, released and lapsed holds refuse capture and release (exit 5);
+# it; a retried capture or release replays; any other call on a captured, released or
+# lapsed hold is refused (exit 5);
 # an unknown hold is exit 3. Every refusal leaves the ledger unchanged.
 source "$(dirname "$0")/lib.bash"
 e2e_begin lifecycle_holds
@@ -52,8 +53,11 @@ check_true "capture has a transaction" test "$capture_tx" -gt 0
 expect_exit 0 "history after capture" loyalty --json history h-1
 check_field "capture entry" '.entries[0] | [.tx, .kind, .ref, .points, .balance_after] | join(",")' \
     "$capture_tx,capture,cart-1,-120,380"
-expect_unchanged 5 "capture again" loyalty capture cart-1
-expect_unchanged 5 "capture again with points" loyalty capture cart-1 --points 80
+expect_unchanged 0 "the same capture again is a retry" loyalty --json capture cart-1 --points 120
+check_field "retried capture replays the first" '[.replayed, .tx, .captured] | join(",")' \
+    "true,$capture_tx,120"
+expect_unchanged 5 "capture again (all)" loyalty capture cart-1
+expect_unchanged 5 "capture again with other points" loyalty capture cart-1 --points 80
 expect_unchanged 5 "release a captured hold" loyalty release cart-1
 expect_exit 0 "stats after capture" loyalty --json stats
 check_field "a capture counts as redeemed" '.redeemed' 120
@@ -65,7 +69,8 @@ expect_unchanged 2 "capture more than held" loyalty capture cart-3 --points 101
 expect_exit 0 "release" loyalty --json release cart-3
 check_field "release" '[.ref, .status, .points, .replayed] | join(",")' "cart-3,released,100,false"
 check_field "release frees all" '[.balance, .available, .held] | join(",")' "380,380,0"
-expect_unchanged 5 "release again" loyalty release cart-3
+expect_unchanged 0 "release again is a retry" loyalty --json release cart-3
+check_field "retried release replays" '[.replayed, .status] | join(",")' "true,released"
 expect_unchanged 5 "capture a released hold" loyalty capture cart-3
 expect_unchanged 0 "hold replay of a released hold" loyalty --json hold h-1 --ref cart-3 --points 100
 check_field "replay reports it released" '[.replayed, .status] | join(",")' "true,released"

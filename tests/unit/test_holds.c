@@ -291,13 +291,16 @@ static void test_capture_part_frees_the_rest(void **state)
     assert_int_equal(loyalty_stats_get(fx->ledger, &stats), LOYALTY_OK);
     assert_int_equal(stats.redeemed, 20);
 
-    /* A captured hold is closed: capture and release again are refused. */
+    /* A captured hold is closed: the same capture again is a retry and replays; any
+     * other capture or a release is refused. */
     snapshot before;
     snapshot_take(fx, "m1", &before);
-    expect_rc(fx, loyalty_capture(fx->ledger, "h1", 20, &again), LOYALTY_ERR_STATE,
-              "capture again");
-    assert_errmsg_mentions(fx->ledger, "captured");
+    expect_rc(fx, loyalty_capture(fx->ledger, "h1", 20, &again), LOYALTY_OK, "capture retried");
+    assert_int_equal(again.replayed, 1);
+    assert_int_equal(again.tx, h.tx);
+    assert_int_equal(again.captured, 20);
     expect_rc(fx, loyalty_capture(fx->ledger, "h1", 0, &again), LOYALTY_ERR_STATE, "capture all");
+    assert_errmsg_mentions(fx->ledger, "captured");
     expect_rc(fx, loyalty_capture(fx->ledger, "h1", 5, &again), LOYALTY_ERR_STATE, "capture 5");
     expect_rc(fx, loyalty_release(fx->ledger, "h1", &again), LOYALTY_ERR_STATE, "release");
     /* The hold call itself still replays, and reports the capture. */
@@ -329,9 +332,11 @@ static void test_release_frees_everything(void **state)
 
     snapshot before;
     snapshot_take(fx, "m1", &before);
-    expect_rc(fx, loyalty_release(fx->ledger, "h1", &again), LOYALTY_ERR_STATE, "release again");
-    assert_errmsg_mentions(fx->ledger, "released");
+    expect_rc(fx, loyalty_release(fx->ledger, "h1", &again), LOYALTY_OK, "release retried");
+    assert_int_equal(again.replayed, 1);
+    assert_hold(&again, "h1", "released", 50, 0, 100, 100, 0);
     expect_rc(fx, loyalty_capture(fx->ledger, "h1", 0, &again), LOYALTY_ERR_STATE, "capture");
+    assert_errmsg_mentions(fx->ledger, "released");
     expect_rc(fx, hold(fx, "m1", "h1", 51, &again), LOYALTY_ERR_CONFLICT, "reuse the ref");
     assert_unchanged(fx, "m1", &before);
     check_ledger(fx);
