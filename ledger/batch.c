@@ -140,6 +140,8 @@ static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_opera
     snprintf(r->message, sizeof r->message, "%.255s", l->errmsg[0] ? l->errmsg : loyalty_strerror(rc));
     if (sqlite3_exec(l->db, "ROLLBACK TO operation; RELEASE operation", NULL, NULL, NULL) != SQLITE_OK)
         return fail_db(l, "undoing a failed operation");
+    l->operator_cached = 0; /* cached state may come from the undone operation */
+    l->rules_cached = 0;
     if (l->signer)
         signer_discard_since(l->signer, mark);
     if (batch_level(rc))

@@ -265,6 +265,7 @@ int write_begin(loyalty_ledger *l)
         return fail(l, LOYALTY_ERR_MISUSE, "the ledger is not open");
     l->entries_written = 0;
     l->rules_cached = 0;
+    l->operator_cached = 0;
     if (l->replay) {
         l->op_now_us = l->replay->ts_us;
         l->op_actor = l->replay->actor;
@@ -330,6 +331,7 @@ int read_begin(loyalty_ledger *l)
         return fail(l, LOYALTY_ERR_MISUSE, "the ledger is not open");
     if (l->replay || !sqlite3_get_autocommit(l->db))
         return LOYALTY_OK;
+    l->operator_cached = 0;
     return db_exec(l, "BEGIN");
 }
 

@@ -96,6 +96,13 @@ struct loyalty_ledger {
     int entries_written;        /* audit entries in this operation: 0 or 1 */
     int64_t last_tx;            /* journal row the last posting wrote */
 
+    /* The acting operator's role, read once per transaction (operators.c). */
+    int operator_cached;
+    int operator_any;                   /* the ledger has operators at all */
+    char operator_name[LOYALTY_ID_MAX + 1];
+    char operator_role[16];             /* "" when not registered */
+    char operator_status[16];
+
     /* The program in force, read once per write transaction. */
     program_rules cached_rules;
     int rules_cached;
@@ -189,13 +196,14 @@ typedef struct member_row {
     char tier[LOYALTY_CODE_MAX + 1];
     int64_t balance;
     int64_t debt;
+    int64_t lots_remaining; /* sum of the member's lots' remainders */
     int64_t created_us;
 } member_row;
 int member_find(loyalty_ledger *l, const char *external_id, member_row *row);
 int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row);
 int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed);
 int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *info);
-int member_set_balance(loyalty_ledger *l, int64_t member_id, int64_t balance, int64_t debt);
+int member_set_balance(loyalty_ledger *l, const member_row *member);
 
 /* --- lots.c -------------------------------------------------------------- */
 typedef struct lot_sums {

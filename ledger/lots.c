@@ -33,32 +33,21 @@ int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sum
     return step == SQLITE_ROW ? LOYALTY_OK : fail_db(l, "summing lots");
 }
 
-/* Asserts the lots invariant for one member after a change. */
-static int check_member(loyalty_ledger *l, const member_row *member)
-{
-    static const char sql[] =
-        "SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE member_id = ? AND remaining > 0";
-    sqlite3_stmt *st = stmt(l, sql);
-    if (st == NULL)
-        return l->error_code;
-    sqlite3_bind_int64(st, 1, member->id);
-    int step = sqlite3_step(st);
-    int64_t remaining = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW)
-        return fail_db(l, "checking lots");
-    if (member->debt < 0 || remaining - member->debt != member->balance)
-        return fail(l, LOYALTY_ERR_INTERNAL,
-                    "invariant broken for member %s: balance %lld, lots %lld, debt %lld",
-                    member->external_id, (long long)member->balance, (long long)remaining,
-                    (long long)member->debt);
-    return LOYALTY_OK;
-}
-
+/*
+ * Stores the member's figures after a change, asserting the lots invariant
+ * (balance = lots - debt, neither negative) in constant time: the lots total
+ * is kept on the member and moves with every lot change. verify's replay
+ * recomputes every lot and member row independently.
+ */
 static int store_balance(loyalty_ledger *l, member_row *member)
 {
-    int rc = member_set_balance(l, member->id, member->balance, member->debt);
-    return rc == LOYALTY_OK ? check_member(l, member) : rc;
+    if (member->debt < 0 || member->lots_remaining < 0 ||
+        member->lots_remaining - member->debt != member->balance)
+        return fail(l, LOYALTY_ERR_INTERNAL,
+                    "invariant broken for member %s: balance %lld, lots %lld, debt %lld",
+                    member->external_id, (long long)member->balance,
+                    (long long)member->lots_remaining, (long long)member->debt);
+    return member_set_balance(l, member);
 }
 
 /* Credits points: repays debt first, the rest becomes a lot. */
@@ -74,6 +63,7 @@ int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t point
         return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
     int64_t repaid = member->debt < points ? member->debt : points;
     member->debt -= repaid;
+    member->lots_remaining += points - repaid; /* cannot overflow: bounded by the balance */
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
@@ -168,6 +158,7 @@ int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t pr
         if (rc != LOYALTY_OK)
             return rc;
         left -= taken;
+        member->lots_remaining -= taken;
     }
     if (left > 0 && !allow_debt)
         return fail(l, LOYALTY_ERR_INSUFFICIENT, "member %s has fewer than %lld available points",
@@ -216,6 +207,7 @@ int lots_remove(loyalty_ledger *l, member_row *member, int expired_only, int64_t
         return fail_db(l, "removing lots");
     if (sub_i64(member->balance, points, &member->balance))
         return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
+    member->lots_remaining -= points;
     return store_balance(l, member);
 }
 

@@ -8,7 +8,8 @@
 
 #include "internal.h"
 
-#define MEMBER_COLUMNS "id, external_id, status, COALESCE(tier, ''), balance, debt, created_us"
+#define MEMBER_COLUMNS \
+    "id, external_id, status, COALESCE(tier, ''), balance, debt, created_us, lots_remaining"
 
 static void copy_column(char *out, size_t size, sqlite3_stmt *st, int column)
 {
@@ -28,6 +29,7 @@ static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, con
         row->balance = sqlite3_column_int64(st, 4);
         row->debt = sqlite3_column_int64(st, 5);
         row->created_us = sqlite3_column_int64(st, 6);
+        row->lots_remaining = sqlite3_column_int64(st, 7);
     } else if (step == SQLITE_DONE) {
         rc = fail(l, LOYALTY_ERR_NOT_FOUND, "no member %s", what);
     } else {
@@ -57,15 +59,16 @@ int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row)
     return read_member(l, st, row, "with this internal id");
 }
 
-int member_set_balance(loyalty_ledger *l, int64_t member_id, int64_t balance, int64_t debt)
+int member_set_balance(loyalty_ledger *l, const member_row *member)
 {
-    static const char sql[] = "UPDATE members SET balance = ?, debt = ? WHERE id = ?";
+    static const char sql[] = "UPDATE members SET balance = ?, debt = ?, lots_remaining = ? WHERE id = ?";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_int64(st, 1, balance);
-    sqlite3_bind_int64(st, 2, debt);
-    sqlite3_bind_int64(st, 3, member_id);
+    sqlite3_bind_int64(st, 1, member->balance);
+    sqlite3_bind_int64(st, 2, member->debt);
+    sqlite3_bind_int64(st, 3, member->lots_remaining);
+    sqlite3_bind_int64(st, 4, member->id);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     if (step != SQLITE_DONE)

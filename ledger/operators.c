@@ -63,36 +63,55 @@ static unsigned rights_of(const char *role)
  * operator (created before operators existed, or being built by init or a
  * replay) is open to everyone.
  */
-int authorize_actor(loyalty_ledger *l, const char *actor, unsigned capability)
+/* Reads the actor's role and status into the handle's cache (one query per transaction). */
+static int load_operator(loyalty_ledger *l, const char *actor)
 {
     static const char sql[] = "SELECT EXISTS (SELECT 1 FROM operators),"
                               " (SELECT role FROM operators WHERE name = ?1),"
                               " (SELECT status FROM operators WHERE name = ?1)";
+    if (l->operator_cached && strcmp(l->operator_name, actor) == 0)
+        return LOYALTY_OK;
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, actor ? actor : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, actor, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
         return fail_db(l, "reading operators");
     }
-    int any = sqlite3_column_int(st, 0);
-    char role[16] = "", status[16] = "";
-    if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
-        snprintf(role, sizeof role, "%s", (const char *)sqlite3_column_text(st, 1));
-    if (sqlite3_column_type(st, 2) == SQLITE_TEXT)
-        snprintf(status, sizeof status, "%s", (const char *)sqlite3_column_text(st, 2));
+    l->operator_any = sqlite3_column_int(st, 0);
+    snprintf(l->operator_role, sizeof l->operator_role, "%s",
+             sqlite3_column_type(st, 1) == SQLITE_TEXT ? (const char *)sqlite3_column_text(st, 1) : "");
+    snprintf(l->operator_status, sizeof l->operator_status, "%s",
+             sqlite3_column_type(st, 2) == SQLITE_TEXT ? (const char *)sqlite3_column_text(st, 2) : "");
     sqlite3_reset(st);
-    if (!any)
+    snprintf(l->operator_name, sizeof l->operator_name, "%s", actor);
+    l->operator_cached = 1;
+    return LOYALTY_OK;
+}
+
+/*
+ * Whether `actor` may exercise `capability` now. A ledger without any
+ * operator (created before operators existed, or being built by init or a
+ * replay) is open to everyone.
+ */
+int authorize_actor(loyalty_ledger *l, const char *actor, unsigned capability)
+{
+    if (actor == NULL)
+        actor = "";
+    int rc = load_operator(l, actor);
+    if (rc != LOYALTY_OK)
+        return rc;
+    if (!l->operator_any)
         return LOYALTY_OK;
-    if (role[0] == '\0')
+    if (l->operator_role[0] == '\0')
         return fail(l, LOYALTY_ERR_NOT_PERMITTED, "operator '%s' is not registered",
-                    actor && actor[0] ? actor : "(none)");
-    if (strcmp(status, "active") != 0)
+                    actor[0] ? actor : "(none)");
+    if (strcmp(l->operator_status, "active") != 0)
         return fail(l, LOYALTY_ERR_NOT_PERMITTED, "operator '%s' is disabled", actor);
-    if ((rights_of(role) & capability) == 0)
-        return fail(l, LOYALTY_ERR_NOT_PERMITTED, "operator '%s' (role %s) may not %s", actor, role,
-                    capability_name(capability));
+    if ((rights_of(l->operator_role) & capability) == 0)
+        return fail(l, LOYALTY_ERR_NOT_PERMITTED, "operator '%s' (role %s) may not %s", actor,
+                    l->operator_role, capability_name(capability));
     return LOYALTY_OK;
 }
 
@@ -206,6 +225,7 @@ int operator_add_apply(loyalty_ledger *l, const char *name, const char *role, in
     sqlite3_bind_int64(st, 5, l->next_seq);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
+    l->operator_cached = 0;
     if (step != SQLITE_DONE)
         return fail_db(l, "adding operator");
     return audit_append(l, "operator_add", operator_payload(name, role));
@@ -235,6 +255,7 @@ int operator_disable_apply(loyalty_ledger *l, const char *name, int *replayed)
     sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
+    l->operator_cached = 0;
     if (step != SQLITE_DONE)
         return fail_db(l, "disabling operator");
     return audit_append(l, "operator_disable", operator_payload(name, NULL));

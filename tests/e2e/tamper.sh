@@ -231,7 +231,8 @@ D=$(fresh truncate)
 sql "$D" "DELETE FROM audit WHERE seq = $SEQ_LAST;
           DELETE FROM lots WHERE tx = $TX_LAST;
           DELETE FROM journal WHERE tx = $TX_LAST;
-          UPDATE members SET balance = balance - 25 WHERE external_id = 'M1';"
+          UPDATE members SET balance = balance - 25, lots_remaining = lots_remaining - 25
+              WHERE external_id = 'M1';"
 expect_ok "a consistently truncated tail passes plain verify" "$D"
 check_equal "truncated: one entry fewer" "$((HEAD - 1))" "$(jq -r .head_seq <<<"$OUT")"
 expect_bad "a consistently truncated tail, with the checkpoint taken before" "$D" "$SEQ_LAST" "" "" \

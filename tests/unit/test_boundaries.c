@@ -280,11 +280,11 @@ static void test_balance_overflow_refused(void **state)
     fixture *fx = *state;
     add_member(fx, "m1");
     int64_t tx = award_points(fx, "m1", "seed", 5);
-    char sql[256];
+    char sql[320];
     snprintf(sql, sizeof sql,
              "UPDATE lots SET points = 9223372036854775797, remaining = 9223372036854775797"
-             " WHERE tx = %lld; UPDATE members SET balance = 9223372036854775797"
-             " WHERE external_id = 'm1'",
+             " WHERE tx = %lld; UPDATE members SET balance = 9223372036854775797,"
+             " lots_remaining = 9223372036854775797 WHERE external_id = 'm1'",
              (long long)tx);
     sql_exec(fx, sql);
     reopen(fx);
