@@ -92,7 +92,7 @@ int approval_previous(loyalty_ledger *l, const char *ref, const unsigned char ha
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
     approval_row a;
     int rc = read_approval(l, st, &a);
     if (rc != LOYALTY_OK)
@@ -133,11 +133,11 @@ int approval_request(loyalty_ledger *l, member_row *member, const loyalty_adjust
     approval_row a = {.id = sqlite3_last_insert_rowid(l->db), .member_id = member->id,
                       .audit_seq = l->next_seq};
     json_t *p = json_object();
-    json_object_set_new(p, "approval", json_integer(a.id));
-    json_object_set_new(p, "member", json_string(member->external_id));
-    json_object_set_new(p, "ref", json_string(r->ref));
-    json_object_set_new(p, "requested", json_integer(r->points));
-    json_object_set_new(p, "reason", json_string(r->reason));
+    jset(p, "approval", json_integer(a.id));
+    jset(p, "member", json_string(member->external_id));
+    jset(p, "ref", json_string(r->ref));
+    jset(p, "requested", json_integer(r->points));
+    jset(p, "reason", json_string(r->reason));
     payload_text(p, "note", r->note);
     int rc = audit_append(l, "adjust_request", p);
     return rc == LOYALTY_OK ? pending_result(l, &a, 0, result) : rc;
@@ -154,7 +154,7 @@ static int decide(loyalty_ledger *l, const approval_row *a, const char *status, 
     sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, l->op_actor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, l->op_now_us);
-    sqlite3_bind_text(st, 4, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
     if (tx)
         sqlite3_bind_int64(st, 5, tx);
     else
@@ -193,8 +193,8 @@ int approve_apply(loyalty_ledger *l, int64_t id, loyalty_posting *result)
     if (rc != LOYALTY_OK)
         return rc;
     json_t *extra = json_object();
-    json_object_set_new(extra, "approval", json_integer(a.id));
-    json_object_set_new(extra, "requested_by", json_string(a.requested_by));
+    jset(extra, "approval", json_integer(a.id));
+    jset(extra, "requested_by", json_string(a.requested_by));
     journal_row row = {.kind = "adjust", .ref = a.ref, .request_hash = a.request_hash,
                        .points = a.points, .reason = a.reason, .note = a.has_note ? a.note : NULL,
                        .extra = extra};
@@ -223,10 +223,10 @@ int reject_apply(loyalty_ledger *l, int64_t id, const char *reason)
     if (rc != LOYALTY_OK)
         return rc;
     json_t *p = json_object();
-    json_object_set_new(p, "approval", json_integer(a.id));
-    json_object_set_new(p, "member", json_string(member.external_id));
-    json_object_set_new(p, "ref", json_string(a.ref));
-    json_object_set_new(p, "reason", json_string(reason));
+    jset(p, "approval", json_integer(a.id));
+    jset(p, "member", json_string(member.external_id));
+    jset(p, "ref", json_string(a.ref));
+    jset(p, "reason", json_string(reason));
     return audit_append(l, "reject", p);
 }
 

@@ -48,6 +48,50 @@ void audit_entry_hash(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
     crypto_generichash_final(&state, out, HASH_BYTES);
 }
 
+/*
+ * Building payloads: jansson reports a failed allocation by returning NULL or
+ * -1, and json_object_set_new() silently drops a NULL value. A payload with
+ * a field missing must never be signed, so every payload and canonical
+ * document is built through these, which remember any failure on this
+ * thread until the next write operation starts; audit_append() refuses to
+ * sign after one.
+ */
+static _Thread_local int json_broken;
+
+void json_checks_reset(void)
+{
+    json_broken = 0;
+}
+
+int json_checks_failed(void)
+{
+    return json_broken;
+}
+
+void jset(json_t *object, const char *key, json_t *value)
+{
+    if (object == NULL || value == NULL || json_object_set_new(object, key, value) != 0) {
+        json_broken = 1;
+        if (object == NULL)
+            json_decref(value);
+    }
+}
+
+void jappend(json_t *array, json_t *value)
+{
+    if (array == NULL || value == NULL || json_array_append_new(array, value) != 0) {
+        json_broken = 1;
+        if (array == NULL)
+            json_decref(value);
+    }
+}
+
+void jupdate(json_t *object, json_t *other)
+{
+    if (object == NULL || other == NULL || json_object_update(object, other) != 0)
+        json_broken = 1;
+}
+
 /* Compact JSON with fields in insertion order; NULL when value is NULL or memory ran out. */
 char *json_compact(const json_t *value)
 {
@@ -101,10 +145,11 @@ static int check_replayed(loyalty_ledger *l, const char *action, const char *pay
 /* Appends the operation's audit entry. Takes ownership of payload. */
 int audit_append(loyalty_ledger *l, const char *action, json_t *payload)
 {
-    char *text = json_compact(payload);
+    char *text = json_checks_failed() ? NULL : json_compact(payload);
     json_decref(payload);
+    json_checks_reset();
     if (text == NULL)
-        return fail(l, LOYALTY_ERR_NOMEM, "out of memory serialising audit payload");
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory building the audit payload");
     if (l->entries_written != 0) {
         free(text);
         return fail(l, LOYALTY_ERR_INTERNAL, "an operation tried to write a second audit entry");

@@ -128,6 +128,7 @@ static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_opera
     if (rc != LOYALTY_OK)
         return rc;
     clear_error(l);
+    json_checks_reset();
     unsigned capability = capability_of(op->kind);
     rc = capability ? authorize_actor(l, l->op_actor, capability)
                     : fail(l, LOYALTY_ERR_INVALID, "unknown operation kind %d", (int)op->kind);

@@ -71,8 +71,8 @@ static int find_benefit(loyalty_ledger *l, int64_t version, const char *tier, co
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, version);
-    sqlite3_bind_text(st, 2, tier, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, tier, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, code, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW)
         read_benefit(st, b);
@@ -92,7 +92,7 @@ static int count_claims(loyalty_ledger *l, int64_t member_id, const char *code, 
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, member_id);
-    sqlite3_bind_text(st, 2, code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, start_us);
     int step = sqlite3_step(st);
     *used = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
@@ -131,7 +131,7 @@ static int insert_claim(loyalty_ledger *l, const member_row *member, const loyal
     sqlite3_bind_text(st, 2, r->benefit, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->ref, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 4, hash, REQUEST_HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, tier, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, tier, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, start_us);
     sqlite3_bind_int64(st, 7, l->op_now_us);
     sqlite3_bind_text(st, 8, l->op_actor, -1, SQLITE_STATIC);
@@ -261,10 +261,10 @@ int claim_apply(loyalty_ledger *l, const loyalty_claim_request *r, loyalty_claim
     out->audit_seq = l->next_seq;
     fill_claim(r, &b, out);
     json_t *p = json_object();
-    json_object_set_new(p, "member", json_string(r->member));
-    json_object_set_new(p, "ref", json_string(r->ref));
-    json_object_set_new(p, "benefit", json_string(r->benefit));
-    json_object_set_new(p, "tier", json_string(tier.code));
+    jset(p, "member", json_string(r->member));
+    jset(p, "ref", json_string(r->ref));
+    jset(p, "benefit", json_string(r->benefit));
+    jset(p, "tier", json_string(tier.code));
     return audit_append(l, "benefit_claim", p);
 }
 
@@ -302,7 +302,7 @@ LOYALTY_API int loyalty_benefits(loyalty_ledger *l, const char *member, loyalty_
     sqlite3_stmt *st = rc == LOYALTY_OK && has_tier ? stmt(l, sql) : NULL;
     if (st) {
         sqlite3_bind_int64(st, 1, rules.version);
-        sqlite3_bind_text(st, 2, tier.code, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, tier.code, -1, SQLITE_STATIC);
         while (count < LIMIT_BENEFITS_MAX && sqlite3_step(st) == SQLITE_ROW)
             read_benefit(st, &list[count++]);
         sqlite3_reset(st);

@@ -188,6 +188,13 @@ LOYALTY_API void loyalty_free(void *memory)
  */
 sqlite3_stmt *stmt(loyalty_ledger *l, const char *sql)
 {
+    /* Some errors (out of memory, I/O) make SQLite roll the transaction back on
+     * its own; a write must then stop, not go on statement by statement in
+     * autocommit mode. */
+    if ((l->in_write || l->replay) && sqlite3_get_autocommit(l->db)) {
+        fail(l, LOYALTY_ERR_STORAGE, "the transaction was rolled back by an earlier error");
+        return NULL;
+    }
     for (int i = 0; i < l->statement_count; i++) {
         if (l->statements[i].sql == sql) {
             sqlite3_stmt *st = l->statements[i].statement;
@@ -266,6 +273,7 @@ int write_begin(loyalty_ledger *l)
     l->entries_written = 0;
     l->rules_cached = 0;
     l->operator_cached = 0;
+    json_checks_reset();
     if (l->replay) {
         l->op_now_us = l->replay->ts_us;
         l->op_actor = l->replay->actor;
@@ -301,6 +309,8 @@ int write_end(loyalty_ledger *l, int rc)
     if (!l->in_write)
         return rc;
     reset_statements(l);
+    if (rc == LOYALTY_OK && sqlite3_get_autocommit(l->db))
+        rc = fail(l, LOYALTY_ERR_STORAGE, "the transaction was rolled back by an earlier error");
     if (rc == LOYALTY_OK) {
         if (l->entries_written > 1)
             rc = fail(l, LOYALTY_ERR_INTERNAL, "an operation wrote %d audit entries",

@@ -21,20 +21,22 @@ static json_t *hex_string(const void *bytes, size_t length)
 /* One exported line: the stored columns, binary ones in hex, the payload text as a string. */
 static char *export_line(sqlite3_stmt *st)
 {
+    json_checks_reset();
     json_t *o = json_object();
-    json_object_set_new(o, "seq", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "ts_us", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(o, "actor", json_string((const char *)sqlite3_column_text(st, 2)));
-    json_object_set_new(o, "action", json_string((const char *)sqlite3_column_text(st, 3)));
+    jset(o, "seq", json_integer(sqlite3_column_int64(st, 0)));
+    jset(o, "ts_us", json_integer(sqlite3_column_int64(st, 1)));
+    jset(o, "actor", json_string((const char *)sqlite3_column_text(st, 2)));
+    jset(o, "action", json_string((const char *)sqlite3_column_text(st, 3)));
     const char *payload = (const char *)sqlite3_column_text(st, 4);
-    json_object_set_new(o, "payload", json_stringn(payload ? payload : "",
+    jset(o, "payload", json_stringn(payload ? payload : "",
                                                    (size_t)sqlite3_column_bytes(st, 4)));
-    json_object_set_new(o, "prev", hex_string(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)));
-    json_object_set_new(o, "hash", hex_string(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6)));
-    json_object_set_new(o, "key", json_string((const char *)sqlite3_column_text(st, 7)));
-    json_object_set_new(o, "sig", hex_string(sqlite3_column_blob(st, 8), (size_t)sqlite3_column_bytes(st, 8)));
-    char *line = json_compact(o);
+    jset(o, "prev", hex_string(sqlite3_column_blob(st, 5), (size_t)sqlite3_column_bytes(st, 5)));
+    jset(o, "hash", hex_string(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6)));
+    jset(o, "key", json_string((const char *)sqlite3_column_text(st, 7)));
+    jset(o, "sig", hex_string(sqlite3_column_blob(st, 8), (size_t)sqlite3_column_bytes(st, 8)));
+    char *line = json_checks_failed() ? NULL : json_compact(o);
     json_decref(o);
+    json_checks_reset();
     return line;
 }
 

@@ -140,9 +140,9 @@ static int insert_hold(loyalty_ledger *l, const member_row *member, const loyalt
 static json_t *hold_payload(const char *member, const char *ref, const char *figure, int64_t value)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "member", json_string(member));
-    json_object_set_new(p, "ref", json_string(ref));
-    json_object_set_new(p, figure, json_integer(value));
+    jset(p, "member", json_string(member));
+    jset(p, "ref", json_string(ref));
+    jset(p, figure, json_integer(value));
     return p;
 }
 
@@ -188,7 +188,7 @@ int hold_apply(loyalty_ledger *l, const loyalty_hold_request *r, loyalty_hold_in
     if (rc != LOYALTY_OK)
         return rc;
     json_t *p = hold_payload(r->member, r->ref, "held", r->points);
-    json_object_set_new(p, "expires_us", json_integer(expires_us));
+    jset(p, "expires_us", json_integer(expires_us));
     rc = audit_append(l, "hold", p);
     return rc == LOYALTY_OK ? report(l, r->ref, 0, 0, result) : rc;
 }
@@ -259,9 +259,13 @@ static int retried(loyalty_ledger *l, const char *ref, const char *status, int64
                    loyalty_hold_info *result)
 {
     hold_row h;
-    if (!valid_id(ref) || hold_find(l, ref, &h) != LOYALTY_OK) {
-        clear_error(l);
+    if (!valid_id(ref))
         return 0;
+    int rc = hold_find(l, ref, &h);
+    if (rc != LOYALTY_OK) {
+        if (rc == LOYALTY_ERR_NOT_FOUND)
+            clear_error(l); /* open_hold reports it */
+        return 0;           /* other errors: the statements after it fail the same way */
     }
     member_row member;
     if (strcmp(h.status, status) != 0 || member_find_by_id(l, h.member_id, &member) != LOYALTY_OK ||
@@ -296,7 +300,7 @@ int capture_apply(loyalty_ledger *l, const char *ref, int64_t points, loyalty_ho
     fp_integer(&fp, taken);
     fp_finish(&fp, hash);
     json_t *extra = json_object();
-    json_object_set_new(extra, "released", json_integer(h.points - taken));
+    jset(extra, "released", json_integer(h.points - taken));
     journal_row row = {.kind = "capture", .ref = ref, .request_hash = hash, .points = -taken,
                        .extra = extra};
     int64_t seq = l->next_seq;

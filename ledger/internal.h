@@ -168,6 +168,11 @@ void audit_entry_hash(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
                       const char *actor, const char *action, const char *payload,
                       size_t payload_length, const unsigned char prev_hash[HASH_BYTES]);
 char *json_compact(const json_t *value);
+void jset(json_t *object, const char *key, json_t *value);
+void jappend(json_t *array, json_t *value);
+void jupdate(json_t *object, json_t *other);
+void json_checks_reset(void);
+int json_checks_failed(void);
 
 /* --- export.c ------------------------------------------------------------ */
 void checkpoint_digest(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,

@@ -57,7 +57,7 @@ static int purchase(loyalty_ledger *l, member_row *member, int64_t amount, journ
         return rc;
     json_t *extra = upgrade[0] ? json_object() : NULL;
     if (extra)
-        json_object_set_new(extra, "upgrade", json_string(upgrade));
+        jset(extra, "upgrade", json_string(upgrade));
     row->extra = extra;
     int64_t seq = l->next_seq;
     rc = posting_write(l, member, row, KIND_AWARD, result);

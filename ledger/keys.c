@@ -333,8 +333,8 @@ int keys_record(loyalty_ledger *l, const unsigned char public_key[crypto_sign_PU
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 2, public_key, crypto_sign_PUBLICKEYBYTES, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, public_key, crypto_sign_PUBLICKEYBYTES, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, from_seq);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
@@ -353,10 +353,10 @@ static json_t *key_payload(const unsigned char public_key[crypto_sign_PUBLICKEYB
     sodium_bin2hex(hex, sizeof hex, public_key, crypto_sign_PUBLICKEYBYTES);
     key_id_of(public_key, key_id);
     json_t *payload = json_object();
-    json_object_set_new(payload, "public_key", json_string(hex));
-    json_object_set_new(payload, "key_id", json_string(key_id));
+    jset(payload, "public_key", json_string(hex));
+    jset(payload, "key_id", json_string(key_id));
     if (previous_key_id)
-        json_object_set_new(payload, "previous_key_id", json_string(previous_key_id));
+        jset(payload, "previous_key_id", json_string(previous_key_id));
     return payload;
 }
 
@@ -395,6 +395,26 @@ static char *archive_key_path(const char *key_path, const char *key_id)
     return path;
 }
 
+/* Whether an existing archive file already holds the key in use (an earlier
+ * rotation attempt archived it, then failed): then it is kept as it is. */
+static int archive_holds_key(loyalty_ledger *l, const char *archive)
+{
+    unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+    unsigned char *secret = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    unsigned char public_key[crypto_sign_PUBLICKEYBYTES];
+    int same = 0;
+    if (seed && secret && read_seed(l, archive, seed) == LOYALTY_OK) {
+        crypto_sign_seed_keypair(public_key, secret, seed);
+        same = sodium_memcmp(public_key, l->public_key, sizeof public_key) == 0;
+    }
+    if (seed)
+        sodium_free(seed);
+    if (secret)
+        sodium_free(secret);
+    clear_error(l);
+    return same;
+}
+
 /*
  * Rotation order: the new key is written to "<key>.new"; the rotation entry
  * is appended and the old key file is hard-linked to its archive name in the
@@ -413,6 +433,11 @@ LOYALTY_API int loyalty_key_rotate(loyalty_ledger *l, char new_public_key_hex[65
     int created = 0, linked = 0;
     if (pending == NULL || archive == NULL)
         rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory");
+    /* write_begin made sure the key in force is the one in use (moving a committed
+     * rotation's "<key>.new" into place), so a "<key>.new" still here belongs to a
+     * rotation that never committed: its key signed nothing and is dropped. */
+    if (rc == LOYALTY_OK && access(pending, F_OK) == 0 && unlink(pending) != 0)
+        rc = fail(l, LOYALTY_ERR_KEY, "cannot remove the stale %s: %s", pending, strerror(errno));
     if (rc == LOYALTY_OK && (rc = generate_key_file(l, pending, new_public_key)) == LOYALTY_OK)
         created = 1;
     if (rc == LOYALTY_OK)
@@ -420,12 +445,16 @@ LOYALTY_API int loyalty_key_rotate(loyalty_ledger *l, char new_public_key_hex[65
     if (rc == LOYALTY_OK) {
         if (link(l->key_path, archive) == 0)
             linked = 1;
-        else
+        else if (errno != EEXIST || !archive_holds_key(l, archive))
             rc = fail(l, errno == EEXIST ? LOYALTY_ERR_EXISTS : LOYALTY_ERR_KEY,
                       "cannot keep the old key as %s: %s", archive, strerror(errno));
     }
     rc = write_end(l, rc);
-    if (rc != LOYALTY_OK) {
+    if (rc != LOYALTY_OK && l->poisoned) {
+        /* The commit failed on I/O: the rotation may have reached the disk all the
+         * same. Keep both files; the next write moves "<key>.new" into place if the
+         * rotation is in force, and "<key>.<old id>" is the old key in any case. */
+    } else if (rc != LOYALTY_OK) {
         if (linked)
             unlink(archive);
         if (created)

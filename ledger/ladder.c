@@ -30,7 +30,7 @@ static int string_field(loyalty_ledger *l, json_t *o, const char *where, const c
     if (s == NULL || (is_code ? !valid_id(s) : !valid_text(s, LOYALTY_CODE_MAX)))
         return fail(l, LOYALTY_ERR_INVALID, "program field '%s.%s' must be %s", where, key,
                     is_code ? "a code of A-Z a-z 0-9 . _ : - (1 to 64)" : "a text of 1 to 64 bytes");
-    json_object_set_new(out, key, json_string(s));
+    jset(out, key, json_string(s));
     return LOYALTY_OK;
 }
 
@@ -43,7 +43,7 @@ static int integer_field(loyalty_ledger *l, json_t *o, const char *where, const 
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
         return fail(l, LOYALTY_ERR_INVALID, "program field '%s.%s' must be an integer from %lld to %lld",
                     where, key, (long long)min, (long long)max);
-    json_object_set_new(out, key, json_integer(json_integer_value(v)));
+    jset(out, key, json_integer(json_integer_value(v)));
     return LOYALTY_OK;
 }
 
@@ -82,7 +82,7 @@ static int tier_benefit_codes(loyalty_ledger *l, json_t *tier, const char *where
 {
     json_t *list = json_object_get(tier, "benefits");
     json_t *codes = json_array();
-    json_object_set_new(out, "benefits", codes);
+    jset(out, "benefits", codes);
     if (list == NULL)
         return LOYALTY_OK;
     if (!json_is_array(list) || json_array_size(list) > LIMIT_BENEFITS_MAX)
@@ -97,7 +97,7 @@ static int tier_benefit_codes(loyalty_ledger *l, json_t *tier, const char *where
                         where, i);
         if (holds_code(codes, code))
             return fail(l, LOYALTY_ERR_INVALID, "%s grants benefit '%s' twice", where, code);
-        json_array_append_new(codes, json_string(code));
+        jappend(codes, json_string(code));
     }
     return LOYALTY_OK;
 }
@@ -110,7 +110,7 @@ static int parse_tier(loyalty_ledger *l, json_t *tier, size_t index, json_t *lad
     if (!json_is_object(tier))
         return fail(l, LOYALTY_ERR_INVALID, "program field '%s' must be an object", where);
     json_t *out = json_object();
-    json_array_append_new(ladder, out);
+    jappend(ladder, out);
     int rc = only_keys(l, tier, where, keys, sizeof keys / sizeof keys[0]);
     if (rc == LOYALTY_OK)
         rc = string_field(l, tier, where, "code", 1, out);
@@ -171,7 +171,7 @@ static int parse_benefit(loyalty_ledger *l, json_t *benefit, size_t index, json_
     if (!json_is_object(benefit))
         return fail(l, LOYALTY_ERR_INVALID, "program field '%s' must be an object", where);
     json_t *out = json_object();
-    json_array_append_new(catalogue, out);
+    jappend(catalogue, out);
     int rc = only_keys(l, benefit, where, keys, sizeof keys / sizeof keys[0]);
     if (rc == LOYALTY_OK)
         rc = string_field(l, benefit, where, "code", 1, out);
@@ -191,7 +191,7 @@ static int parse_benefit(loyalty_ledger *l, json_t *benefit, size_t index, json_
         rc = fail(l, LOYALTY_ERR_INVALID,
                   "program field '%s.period' must be \"day\", \"week\", \"month\" or \"year\"", where);
     if (rc == LOYALTY_OK)
-        json_object_set_new(out, "period", json_string(json_string_value(period)));
+        jset(out, "period", json_string(json_string_value(period)));
     return rc;
 }
 
@@ -271,8 +271,8 @@ static int insert_tier(loyalty_ledger *l, int64_t version, size_t position, json
         return l->error_code;
     sqlite3_bind_int64(st, 1, version);
     sqlite3_bind_int64(st, 2, (int64_t)position);
-    sqlite3_bind_text(st, 3, code, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, json_string_value(json_object_get(tier, "name")), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, code, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, json_string_value(json_object_get(tier, "name")), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, json_integer_value(json_object_get(tier, "threshold")));
     sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(tier, "multiplier_permille")));
     int step = sqlite3_step(st);
@@ -284,8 +284,8 @@ static int insert_tier(loyalty_ledger *l, int64_t version, size_t position, json
         if (step != SQLITE_DONE || (st = stmt(l, sql_grant)) == NULL)
             break;
         sqlite3_bind_int64(st, 1, version);
-        sqlite3_bind_text(st, 2, code, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, json_string_value(benefit), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, json_string_value(benefit), -1, SQLITE_STATIC);
         step = sqlite3_step(st);
         sqlite3_reset(st);
     }
@@ -303,12 +303,12 @@ static int insert_benefit(loyalty_ledger *l, int64_t version, json_t *benefit)
         return l->error_code;
     json_t *limit = json_object_get(benefit, "limit");
     sqlite3_bind_int64(st, 1, version);
-    sqlite3_bind_text(st, 2, json_string_value(json_object_get(benefit, "code")), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, json_string_value(json_object_get(benefit, "name")), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, json_string_value(json_object_get(benefit, "code")), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, json_string_value(json_object_get(benefit, "name")), -1, SQLITE_STATIC);
     if (limit) {
         sqlite3_bind_int64(st, 4, json_integer_value(limit));
         sqlite3_bind_text(st, 5, json_string_value(json_object_get(benefit, "period")), -1,
-                          SQLITE_TRANSIENT);
+                          SQLITE_STATIC);
     } else {
         sqlite3_bind_null(st, 4);
         sqlite3_bind_null(st, 5);

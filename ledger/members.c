@@ -106,7 +106,7 @@ int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed)
     if (step != SQLITE_DONE)
         return fail_db(l, "adding member");
     json_t *payload = json_object();
-    json_object_set_new(payload, "member", json_string(external_id));
+    jset(payload, "member", json_string(external_id));
     return audit_append(l, "member_add", payload);
 }
 

@@ -74,7 +74,7 @@ static int load_operator(loyalty_ledger *l, const char *actor)
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, actor, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, actor, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
         return fail_db(l, "reading operators");
@@ -166,7 +166,7 @@ static int operator_state(loyalty_ledger *l, const char *name, char role[16], ch
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
         snprintf(role, 16, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -181,9 +181,9 @@ static int operator_state(loyalty_ledger *l, const char *name, char role[16], ch
 static json_t *operator_payload(const char *name, const char *role)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "operator", json_string(name));
+    jset(p, "operator", json_string(name));
     if (role)
-        json_object_set_new(p, "role", json_string(role));
+        jset(p, "role", json_string(role));
     return p;
 }
 
@@ -218,8 +218,8 @@ int operator_add_apply(loyalty_ledger *l, const char *name, const char *role, in
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, l->op_now_us);
     sqlite3_bind_text(st, 4, l->op_actor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, l->next_seq);
@@ -252,7 +252,7 @@ int operator_disable_apply(loyalty_ledger *l, const char *name, int *replayed)
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     l->operator_cached = 0;

@@ -208,30 +208,30 @@ int posting_require_available(loyalty_ledger *l, const member_row *member, int64
 void payload_text(json_t *p, const char *key, const char *value)
 {
     if (value)
-        json_object_set_new(p, key, json_string(value));
+        jset(p, key, json_string(value));
 }
 
 /* The posting's payload: tx, member, ref, what it refers to, points, texts, extra fields. */
 static json_t *posting_payload(int64_t tx, const member_row *member, const journal_row *row)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "tx", json_integer(tx));
-    json_object_set_new(p, "member", json_string(member->external_id));
-    json_object_set_new(p, "ref", json_string(row->ref));
+    jset(p, "tx", json_integer(tx));
+    jset(p, "member", json_string(member->external_id));
+    jset(p, "ref", json_string(row->ref));
     if (row->reverses_tx)
-        json_object_set_new(p, "reverses", json_integer(row->reverses_tx));
+        jset(p, "reverses", json_integer(row->reverses_tx));
     if (row->order_ref) {
-        json_object_set_new(p, "order", json_string(row->order_ref));
-        json_object_set_new(p, "amount", json_integer(row->amount_minor));
+        jset(p, "order", json_string(row->order_ref));
+        jset(p, "amount", json_integer(row->amount_minor));
     } else if (row->amount_minor) {
-        json_object_set_new(p, "amount", json_integer(row->amount_minor));
-        json_object_set_new(p, "multiplier_permille", json_integer(row->multiplier_permille));
+        jset(p, "amount", json_integer(row->amount_minor));
+        jset(p, "multiplier_permille", json_integer(row->multiplier_permille));
     }
-    json_object_set_new(p, "points", json_integer(row->points));
+    jset(p, "points", json_integer(row->points));
     payload_text(p, "reason", row->reason);
     payload_text(p, "note", row->note);
     if (row->extra)
-        json_object_update(p, row->extra);
+        jupdate(p, row->extra);
     return p;
 }
 

@@ -81,6 +81,7 @@ static int parse_field(loyalty_ledger *l, const char *key, json_t *value, progra
 int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules)
 {
     program_defaults(rules);
+    json_checks_reset();
     if (json_text == NULL)
         return LOYALTY_OK;
     if (strlen(json_text) > LIMIT_PROGRAM_BYTES)
@@ -101,6 +102,8 @@ int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules
             rc = parse_field(l, key, value, rules);
     }
     json_decref(root);
+    if (rc == LOYALTY_OK && json_checks_failed())
+        rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory reading the program");
     if (rc == LOYALTY_OK)
         rc = ladder_check(l, rules);
     return rc;
@@ -115,23 +118,23 @@ int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules
 json_t *program_to_json(const program_rules *rules, int every_field)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "currency", json_string(rules->currency));
-    json_object_set_new(o, "minor_per_unit", json_integer(rules->minor_per_unit));
-    json_object_set_new(o, "points_per_unit", json_integer(rules->points_per_unit));
+    jset(o, "currency", json_string(rules->currency));
+    jset(o, "minor_per_unit", json_integer(rules->minor_per_unit));
+    jset(o, "points_per_unit", json_integer(rules->points_per_unit));
     if (every_field || rules->pending_days != 0)
-        json_object_set_new(o, "pending_days", json_integer(rules->pending_days));
+        jset(o, "pending_days", json_integer(rules->pending_days));
     if (every_field || rules->expiry_days != 0)
-        json_object_set_new(o, "expiry_days", json_integer(rules->expiry_days));
+        jset(o, "expiry_days", json_integer(rules->expiry_days));
     if (every_field || rules->hold_ttl_seconds != DEFAULT_HOLD_TTL_SECONDS)
-        json_object_set_new(o, "hold_ttl_seconds", json_integer(rules->hold_ttl_seconds));
+        jset(o, "hold_ttl_seconds", json_integer(rules->hold_ttl_seconds));
     if (every_field || rules->tier_window_days != DEFAULT_TIER_WINDOW_DAYS)
-        json_object_set_new(o, "tier_window_days", json_integer(rules->tier_window_days));
+        jset(o, "tier_window_days", json_integer(rules->tier_window_days));
     if (every_field || rules->approval_threshold != 0)
-        json_object_set_new(o, "approval_threshold", json_integer(rules->approval_threshold));
+        jset(o, "approval_threshold", json_integer(rules->approval_threshold));
     if (every_field || rules->tiers)
-        json_object_set_new(o, "tiers", rules->tiers ? json_deep_copy(rules->tiers) : json_array());
+        jset(o, "tiers", rules->tiers ? json_deep_copy(rules->tiers) : json_array());
     if (every_field || rules->benefits)
-        json_object_set_new(o, "benefits",
+        jset(o, "benefits",
                             rules->benefits ? json_deep_copy(rules->benefits) : json_array());
     return o;
 }
@@ -231,8 +234,8 @@ int program_apply(loyalty_ledger *l, const program_rules *rules, int64_t *versio
         return rc;
     }
     json_t *payload = json_object();
-    json_object_set_new(payload, "version", json_integer(version));
-    json_object_set_new(payload, "program", body);
+    jset(payload, "version", json_integer(version));
+    jset(payload, "program", body);
     rc = audit_append(l, "program_load", payload);
     if (rc == LOYALTY_OK && version_out)
         *version_out = version;
@@ -315,11 +318,11 @@ LOYALTY_API int loyalty_program_show(loyalty_ledger *l, char **json_out)
     free(body);
     if (rc == LOYALTY_OK) {
         json_t *o = json_object();
-        json_object_set_new(o, "version", json_integer(version));
+        jset(o, "version", json_integer(version));
         json_t *fields = program_to_json(&rules, 1);
-        json_object_update(o, fields);
+        jupdate(o, fields);
         json_decref(fields);
-        *json_out = json_compact(o);
+        *json_out = json_checks_failed() ? NULL : json_compact(o);
         json_decref(o);
         if (*json_out == NULL)
             rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory");

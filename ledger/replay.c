@@ -192,6 +192,8 @@ int replay_entry(loyalty_ledger *l, const audit_source *source)
 {
     json_error_t error;
     json_t *payload = json_loads(source->payload, JSON_REJECT_DUPLICATES, &error);
+    if (payload == NULL && json_error_code(&error) == json_error_out_of_memory)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory reading a payload");
     if (!json_is_object(payload)) {
         json_decref(payload);
         return fail(l, LOYALTY_ERR_VERIFY, "payload is not a JSON object");

@@ -50,7 +50,7 @@ static int close_member(loyalty_ledger *l, member_row *member, const char *reaso
     if (rc != LOYALTY_OK)
         return rc;
     json_t *extra = json_object();
-    json_object_set_new(extra, "holds_released", json_integer(released));
+    jset(extra, "holds_released", json_integer(released));
     if (remaining > 0) {
         char ref[LOYALTY_ID_MAX + 8];
         snprintf(ref, sizeof ref, "close-%s", member->external_id);
@@ -66,9 +66,9 @@ static int close_member(loyalty_ledger *l, member_row *member, const char *reaso
         json_decref(extra);
     } else {
         json_t *p = json_object();
-        json_object_set_new(p, "member", json_string(member->external_id));
-        json_object_set_new(p, "reason", json_string(reason));
-        json_object_update(p, extra);
+        jset(p, "member", json_string(member->external_id));
+        jset(p, "reason", json_string(reason));
+        jupdate(p, extra);
         json_decref(extra);
         rc = audit_append(l, "member_close", p);
     }
@@ -104,8 +104,8 @@ int status_apply(loyalty_ledger *l, const char *action, const char *external_id,
     if (rc != LOYALTY_OK)
         return rc;
     json_t *p = json_object();
-    json_object_set_new(p, "member", json_string(external_id));
-    json_object_set_new(p, "reason", json_string(reason));
+    jset(p, "member", json_string(external_id));
+    jset(p, "reason", json_string(reason));
     return audit_append(l, action, p);
 }
 

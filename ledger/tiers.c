@@ -40,7 +40,7 @@ int tier_lookup(loyalty_ledger *l, int64_t version, const char *code, tier_row *
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, version);
-    sqlite3_bind_text(st, 2, code ? code : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, code ? code : "", -1, SQLITE_STATIC);
     return read_tier(l, st, t);
 }
 
@@ -151,7 +151,7 @@ int tier_record(loyalty_ledger *l, member_row *member, const char *to, const cha
     sqlite3_stmt *st = stmt(l, sql_member);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_text(st, 1, to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, member->id);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
@@ -159,13 +159,13 @@ int tier_record(loyalty_ledger *l, member_row *member, const char *to, const cha
         return step != SQLITE_DONE ? fail_db(l, "changing tier") : l->error_code;
     sqlite3_bind_int64(st, 1, member->id);
     if (member->tier[0])
-        sqlite3_bind_text(st, 2, member->tier, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, member->tier, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 2);
-    sqlite3_bind_text(st, 3, to, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, to, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, cause, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, qualifying);
-    sqlite3_bind_text(st, 6, reason, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, l->op_now_us);
     sqlite3_bind_text(st, 8, l->op_actor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 9, audit_seq);
@@ -182,12 +182,12 @@ static int audit_change(loyalty_ledger *l, member_row *member, const char *to, c
                         int64_t qualifying, const char *reason)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "member", json_string(member->external_id));
+    jset(p, "member", json_string(member->external_id));
     if (member->tier[0])
-        json_object_set_new(p, "from", json_string(member->tier));
-    json_object_set_new(p, "to", json_string(to));
-    json_object_set_new(p, "cause", json_string(cause));
-    json_object_set_new(p, "qualifying", json_integer(qualifying));
+        jset(p, "from", json_string(member->tier));
+    jset(p, "to", json_string(to));
+    jset(p, "cause", json_string(cause));
+    jset(p, "qualifying", json_integer(qualifying));
     payload_text(p, "reason", reason);
     int64_t seq = l->next_seq;
     int rc = tier_record(l, member, to, cause, qualifying, reason, seq);

@@ -171,7 +171,10 @@ static int take_key(verifier *v, const audit_source *e)
 {
     if (strcmp(e->action, "genesis") != 0 && strcmp(e->action, "key_rotate") != 0)
         return LOYALTY_OK;
-    json_t *payload = json_loads(e->payload, 0, NULL);
+    json_error_t error;
+    json_t *payload = json_loads(e->payload, 0, &error);
+    if (payload == NULL && json_error_code(&error) == json_error_out_of_memory)
+        return fail(v->l, LOYALTY_ERR_NOMEM, "out of memory reading a key entry");
     const char *hex = json_string_value(json_object_get(payload, "public_key"));
     int ok = hex && hex_field(hex, v->key, sizeof v->key);
     json_decref(payload);
@@ -258,6 +261,8 @@ static int check_entry(verifier *v, sqlite3_stmt *st, int64_t expected_seq)
 {
     audit_source e;
     long payload_length = read_entry(st, &e);
+    if (payload_length < 0 && (sqlite3_errcode(v->l->db) & 0xff) == SQLITE_NOMEM)
+        return fail(v->l, LOYALTY_ERR_NOMEM, "out of memory reading the audit chain");
     if (payload_length < 0)
         return verdict(v, sqlite3_column_int64(st, 0), NULL, NULL, "entry has a malformed column");
     if (!valid_actor(e.actor))
@@ -328,9 +333,16 @@ static int signatures_checked(verifier *v, int rc)
 static int check_file(verifier *v)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(v->l->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
-        return verdict(v, 0, NULL, NULL, "the database file is damaged: it cannot be checked");
+    if (sqlite3_prepare_v2(v->l->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return fail_db(v->l, "checking the database file");
+    }
     int step = sqlite3_step(st);
+    if (step != SQLITE_ROW && (sqlite3_errcode(v->l->db) & 0xff) != SQLITE_CORRUPT &&
+        (sqlite3_errcode(v->l->db) & 0xff) != SQLITE_NOTADB) {
+        sqlite3_finalize(st);
+        return fail_db(v->l, "checking the database file");
+    }
     const char *first = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     char reason[200];
     int ok = first && strcmp(first, "ok") == 0;
@@ -349,7 +361,7 @@ LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key
     memset(report, 0, sizeof *report);
     verifier *v = calloc(1, sizeof *v);
     if (v == NULL)
-        return LOYALTY_ERR_NOMEM;
+        return l ? fail(l, LOYALTY_ERR_NOMEM, "out of memory") : LOYALTY_ERR_NOMEM;
     v->l = l;
     v->report = report;
     int rc = read_begin(l);

@@ -20,7 +20,8 @@ static int select_sql(sqlite3 *db, const char *table, char *sql, size_t size)
     sqlite3_stmt *st = NULL;
     if (order == NULL || sqlite3_prepare_v2(db, pk_sql, -1, &st, NULL) != SQLITE_OK) {
         sqlite3_free(order);
-        return -1;
+        sqlite3_finalize(st);
+        return -2; /* out of memory (or the store failed), not a property of the table */
     }
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     while (order && sqlite3_step(st) == SQLITE_ROW) {
@@ -31,7 +32,7 @@ static int select_sql(sqlite3 *db, const char *table, char *sql, size_t size)
     }
     sqlite3_finalize(st);
     if (order == NULL)
-        return -1;
+        return -2;
     int n = snprintf(sql, size, "SELECT * FROM \"%s\" ORDER BY %s", table,
                      order[0] ? order : "rowid");
     sqlite3_free(order);
@@ -93,6 +94,9 @@ static void describe_row(sqlite3_stmt *st, char *out, size_t size)
 static int mismatch(loyalty_ledger *l, loyalty_verify_report *r, const char *table,
                     sqlite3_stmt *row, const char *reason)
 {
+    /* A value that could not be read (memory ran out) is not a difference. */
+    if (sqlite3_errcode(sqlite3_db_handle(row)) == SQLITE_NOMEM)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory comparing table %s", table);
     r->first_bad_seq = 0;
     snprintf(r->table, sizeof r->table, "%s", table);
     describe_row(row, r->row_key, sizeof r->row_key);
@@ -109,6 +113,9 @@ static int compare_rows(loyalty_ledger *l, loyalty_verify_report *r, const char 
         return mismatch(l, r, table, mine, "the table's columns differ from the schema");
     for (int c = 0; c < columns; c++) {
         if (!same_value(mine, replayed, c)) {
+            if (sqlite3_errcode(sqlite3_db_handle(mine)) == SQLITE_NOMEM ||
+                sqlite3_errcode(sqlite3_db_handle(replayed)) == SQLITE_NOMEM)
+                return fail(l, LOYALTY_ERR_NOMEM, "out of memory comparing table %s", table);
             char have_hex[82], want_hex[82];
             const char *have = printable(mine, c, have_hex, sizeof have_hex);
             const char *want = printable(replayed, c, want_hex, sizeof want_hex);
@@ -126,7 +133,10 @@ static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_ver
 {
     char sql[SQL_MAX];
     sqlite3_stmt *mine = NULL, *replayed = NULL;
-    if (select_sql(l->db, table, sql, sizeof sql) != 0)
+    int built = select_sql(l->db, table, sql, sizeof sql);
+    if (built == -2)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory preparing to compare table %.64s", table);
+    if (built != 0)
         return fail(l, LOYALTY_ERR_VERIFY, "table %.64s cannot be read for comparison", table);
     int rc = LOYALTY_OK;
     if (sqlite3_prepare_v2(l->db, sql, -1, &mine, NULL) != SQLITE_OK)
