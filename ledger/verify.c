@@ -346,6 +346,14 @@ static int check_file(verifier *v)
     const char *first = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
     char reason[200];
     int ok = first && strcmp(first, "ok") == 0;
+    /* A page that could not be read (I/O error, memory) is reported as a row, not as
+     * an error: that is a failure to check, not a damaged file. */
+    if (!ok && first && (strstr(first, "error code=") || strstr(first, "out of memory"))) {
+        int rc = fail(v->l, strstr(first, "out of memory") ? LOYALTY_ERR_NOMEM : LOYALTY_ERR_STORAGE,
+                      "cannot check the database file: %.150s", first);
+        sqlite3_finalize(st);
+        return rc;
+    }
     if (!ok)
         snprintf(reason, sizeof reason, "the database file is damaged: %.150s",
                  first ? first : sqlite3_errmsg(v->l->db));
