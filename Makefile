@@ -108,7 +108,7 @@ $(CLI): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LDLIBS_ALL)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/support.h $(LIB_A)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka 2>/dev/null) -o $@ $< $(LIB_A) \
 	  $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS_ALL)
