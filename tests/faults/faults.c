@@ -28,6 +28,8 @@
  *   - reopened, the database passes PRAGMA integrity_check and is exactly
  *     the state before the call or exactly the state after a clean call
  *     (a digest of every row of every table), never anything in between;
+ *   - the call synced the WAL no more often than a clean run does: more
+ *     commits mean statements ran outside the operation's transaction;
  *   - a clean retry on a fresh handle then completes (applying once, or
  *     answering replayed) and the ledger verifies.
  * A last suite fails fsync at commit in a child process that then dies
@@ -37,8 +39,12 @@
  * Usage: faults [--quick] [--report FILE]. --quick (the short form, in
  * `make test`) takes N = 1..8 and then about 24 values spread evenly up to
  * the call count; without it every N is tried (`make torture`). --report
- * appends one JSON line of figures per operation, fault and mode. LOYALTY_TEST_KNOWN_BUGS=1 also runs the checks of known, not yet
- * fixed library bugs (see docs/TESTING.md).
+ * appends one JSON line of figures per operation, fault and mode.
+ * Environment: LOYALTY_FAULTS_ONLY (a cmocka test name pattern),
+ * LOYALTY_FAULTS_OP (one operation), LOYALTY_FAULTS_VERBOSE (every attempt
+ * and every loop's figures), LOYALTY_FAULTS_COUNTS (print each operation's
+ * call counts and exit), LOYALTY_FAULTS_KEEP_TMPDIR (do not move to
+ * /dev/shm).
  */
 #include "../unit/support.h"
 
@@ -427,41 +433,6 @@ static void install_vfs(void)
         abort();
 }
 
-/* ------------------------------------------------------------------------ */
-/* Known library bugs                                                        */
-/* ------------------------------------------------------------------------ */
-
-/*
- * Bugs this harness found that the library has not fixed yet. While one
- * stands, its attempts are counted and reported instead of failing the run;
- * LOYALTY_TEST_KNOWN_BUGS=1 makes them fatal again (the reproduction). When a
- * fix lands, its entry and the code that consults it are deleted: B2 to B5
- * and B8 (docs/TESTING.md) were fixed that way and are now checked strictly.
- */
-enum known_bug_id { BUG_VERIFY_UNREADABLE_PAGE, BUG_COUNT };
-
-static struct known_bug {
-    const char *id;
-    const char *what;
-    int64_t seen;
-} known_bugs[BUG_COUNT] = {
-    {"B1", "verify reports \"verification failed\" (exit 7) when a page cannot be read"
-           " (I/O error or memory) during its integrity check: PRAGMA integrity_check then"
-           " returns rows (\"Page N: unable to get the page. error code=266\"), not an error"
-           " code (ledger/verify.c check_file)", 0},
-};
-
-/* Whether to let a known bug pass (counted) rather than fail the run. */
-static int tolerate(enum known_bug_id bug);
-
-static void known_bugs_report(void)
-{
-    for (int i = 0; i < BUG_COUNT; i++)
-        if (known_bugs[i].seen)
-            printf("KNOWN BUG %s (%lld attempts): %s\n", known_bugs[i].id,
-                   (long long)known_bugs[i].seen, known_bugs[i].what);
-}
-
 typedef struct figures {
     int64_t attempts;
     int64_t injected;     /* faults handed out */
@@ -495,7 +466,6 @@ static struct scenario {
     int verbose;
     int64_t loops;
     figures total; /* the sums over every loop */
-    int known_bugs;
     FILE *report;
 } sc;
 
@@ -679,9 +649,6 @@ static int run_verify(loyalty_ledger **l)
 {
     loyalty_verify_report report;
     int rc = loyalty_verify(*l, NULL, NULL, &report);
-    if (rc == LOYALTY_ERR_VERIFY && plan.injected > 0 &&
-        strstr(report.reason, "unable to get the page") && tolerate(BUG_VERIFY_UNREADABLE_PAGE))
-        return LOYALTY_ERR_STORAGE;
     if (rc == LOYALTY_ERR_VERIFY)
         fail_msg("verify reported a false failure under a fault: %s", report.reason);
     if (rc == LOYALTY_OK && report.ok != 1)
@@ -1086,14 +1053,6 @@ static void crash_after_fsync(const operation *op)
 /* The suites                                                                */
 /* ------------------------------------------------------------------------ */
 
-static int tolerate(enum known_bug_id bug)
-{
-    if (sc.known_bugs)
-        return 0;
-    known_bugs[bug].seen++;
-    return 1;
-}
-
 static void run_kind(enum fault_kind kind)
 {
     const char *only = getenv("LOYALTY_FAULTS_OP");
@@ -1171,8 +1130,6 @@ int main(int argc, char **argv)
      * memory file system when there is one (verify's scratch copy follows TMPDIR too). */
     if (getenv("LOYALTY_FAULTS_KEEP_TMPDIR") == NULL && access("/dev/shm", W_OK | X_OK) == 0)
         setenv("TMPDIR", "/dev/shm", 1);
-    const char *known = getenv("LOYALTY_TEST_KNOWN_BUGS");
-    sc.known_bugs = known && strcmp(known, "1") == 0;
     sc.verbose = getenv("LOYALTY_FAULTS_VERBOSE") != NULL;
     scenario_build();
     if (getenv("LOYALTY_FAULTS_COUNTS")) {
@@ -1203,7 +1160,6 @@ int main(int argc, char **argv)
            (long long)sc.total.clean_errors, (long long)sc.total.absorbed,
            (long long)sc.total.partial, (long long)sc.total.applied_with_error,
            failed ? " -- FAILED" : "");
-    known_bugs_report();
     remove_tree(sc.fx->dir);
     free(sc.fx);
     for (int i = 0; i < 2; i++)
