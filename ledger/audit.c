@@ -97,7 +97,20 @@ char *json_compact(const json_t *value)
 {
     if (value == NULL)
         return NULL;
-    return json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    char *text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return NULL;
+    /* jansson 2.14 can return garbled text with success when an allocation fails
+     * while it writes an object key; text that will be signed or stored is read
+     * back and must be the same document. */
+    json_t *back = json_loads(text, JSON_DECODE_ANY, NULL);
+    int same = back != NULL && json_equal(back, value);
+    json_decref(back);
+    if (!same) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 static int insert_entry(loyalty_ledger *l, const char *action, const char *payload,

@@ -175,6 +175,12 @@ int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_rep
         int a = sqlite3_step(mine), b = sqlite3_step(replayed);
         if (a == SQLITE_DONE && b == SQLITE_DONE)
             break;
+        if ((a != SQLITE_ROW && a != SQLITE_DONE) || (b != SQLITE_ROW && b != SQLITE_DONE)) {
+            rc = fail_db(l, "listing tables"); /* a failed read is not a difference */
+            if (rc == LOYALTY_OK || rc == LOYALTY_ERR_VERIFY)
+                rc = LOYALTY_ERR_STORAGE;
+            break;
+        }
         const char *table_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : "";
         const char *table_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : "";
         if (a != SQLITE_ROW || b != SQLITE_ROW || strcmp(table_a, table_b) != 0) {
