@@ -1,14 +1,16 @@
 # tests/crash/crash.mk - the reliability suites of issue 8, items 1 to 4
 # (included by the Makefile; see docs/TESTING.md).
 #
-#   make crash-short  kill -9 at random moments, 50 times, checking the
-#                     ledger after every kill; then 8 writer and 8 reader
-#                     processes for 10 s on one ledger. Part of `make test`.
-#   make faults       failing allocators and a failing VFS at every call N
-#                     of each operation. Part of `make test`.
-#   make torture      the long forms: 1000 kills, 60 s of concurrency, and
-#                     the fault loops; figures appended to
-#                     $(BUILD)/torture.jsonl
+#   make crash-short  kill -9 at random moments, 50 times (a fresh ledger
+#                     every 25), checking the ledger after every kill
+#                     (crash-kill); then 8 writer and 8 reader processes
+#                     for 10 s on one ledger (concurrency-soak). In `make test`.
+#   make faults       failing allocators and a failing VFS at call N of each
+#                     operation, N = 1..8 then ~24 values up to the call
+#                     count. In `make test`.
+#   make torture      the long forms: 1000 kills (a fresh ledger every 100),
+#                     60 s of concurrency, every N of the fault loops;
+#                     figures appended to $(BUILD)/torture.jsonl
 #
 # Knobs: CRASH_KILLS, CRASH_SEED, SOAK_SECONDS override the short forms.
 

@@ -12,6 +12,9 @@
 # call answers replayed=false); each reader's history is a running sum that
 # ends at its newest balance, and the statistics always add up; at the end
 # the ledger verifies and every balance is the sum of its audited deltas.
+#
+# The loops run the binary directly, not under LOYALTY_WRAPPER: a soak
+# under valgrind would measure valgrind.
 source "$(dirname "$0")/lib.bash"
 e2e_begin concurrency_soak
 
