@@ -41,6 +41,14 @@
  * concurrently; SQLite's locking serialises writers and the busy timeout
  * absorbs contention. loyalty_strerror() and loyalty_result_name() are
  * thread-safe.
+ *
+ * jansson: the library parses JSON with jansson, whose parser is not safe
+ * when an allocation fails. On its first parse the library therefore chains
+ * its own functions in front of jansson's allocator (json_set_alloc_funcs),
+ * so that a parse that runs out of memory is unwound and reported as
+ * LOYALTY_ERR_NOMEM. They forward everything else unchanged. A program that
+ * installs its own jansson allocator must do so before its first call into
+ * the library.
  */
 #ifndef LOYALTY_H
 #define LOYALTY_H
@@ -728,7 +736,8 @@ typedef struct loyalty_import_line {
  * names (member, ref, amount, points, tx, reason, note, order, benefit).
  * Unknown fields, wrong types and missing required fields are refused with a
  * message naming the field (written to error, of error_size bytes).
- * Returns LOYALTY_OK or LOYALTY_ERR_INVALID; LOYALTY_ERR_MISUSE on NULLs.
+ * Returns LOYALTY_OK or LOYALTY_ERR_INVALID; LOYALTY_ERR_NOMEM when memory
+ * ran out; LOYALTY_ERR_MISUSE on NULLs.
  * Pure: touches no ledger, thread-safe.
  */
 LOYALTY_API int loyalty_import_parse(const char *json_line, loyalty_import_line *out, char *error,

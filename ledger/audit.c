@@ -97,19 +97,21 @@ char *json_compact(const json_t *value)
 {
     if (value == NULL)
         return NULL;
-    char *text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    /* Not json_dumps: jansson 2.14 ignores a failed buffer append while it writes an
+     * object key and returns the damaged text as a success. json_dumpb writes into a
+     * buffer sized here, whose writes cannot fail, and reports any other failure. */
+    const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
+    size_t size = json_dumpb(value, NULL, 0, flags);
+    if (size == 0 || size == SIZE_MAX)
+        return NULL;
+    char *text = malloc(size + 1);
     if (text == NULL)
         return NULL;
-    /* jansson 2.14 can return garbled text with success when an allocation fails
-     * while it writes an object key; text that will be signed or stored is read
-     * back and must be the same document. */
-    json_t *back = json_loads(text, JSON_DECODE_ANY, NULL);
-    int same = back != NULL && json_equal(back, value);
-    json_decref(back);
-    if (!same) {
+    if (json_dumpb(value, text, size, flags) != size) {
         free(text);
         return NULL;
     }
+    text[size] = '\0';
     return text;
 }
 

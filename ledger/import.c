@@ -171,7 +171,13 @@ LOYALTY_API int loyalty_import_parse(const char *json_line, loyalty_import_line 
     if (strlen(json_line) > LIMIT_IMPORT_LINE_BYTES)
         return refuse(error, error_size, "line is longer than %d bytes", LIMIT_IMPORT_LINE_BYTES);
     json_error_t parse_error;
-    json_t *root = json_loads(json_line, JSON_REJECT_DUPLICATES, &parse_error);
+    int out_of_memory;
+    json_t *root = json_parse(json_line, JSON_REJECT_DUPLICATES, &parse_error, &out_of_memory);
+    if (out_of_memory) {
+        if (error && error_size)
+            snprintf(error, error_size, "out of memory reading the line");
+        return LOYALTY_ERR_NOMEM;
+    }
     if (root == NULL)
         return refuse(error, error_size, "not valid JSON (column %d): %s", parse_error.column,
                       parse_error.text);

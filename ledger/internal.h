@@ -168,6 +168,9 @@ void audit_entry_hash(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
                       const char *actor, const char *action, const char *payload,
                       size_t payload_length, const unsigned char prev_hash[HASH_BYTES]);
 char *json_compact(const json_t *value);
+/* json_loads that survives allocation failure (json_parse.c): *out_of_memory is set when
+ * memory ran out, whatever the text. */
+json_t *json_parse(const char *text, size_t flags, json_error_t *error, int *out_of_memory);
 void jset(json_t *object, const char *key, json_t *value);
 void jappend(json_t *array, json_t *value);
 void jupdate(json_t *object, json_t *other);

@@ -87,7 +87,10 @@ int program_parse(loyalty_ledger *l, const char *json_text, program_rules *rules
     if (strlen(json_text) > LIMIT_PROGRAM_BYTES)
         return fail(l, LOYALTY_ERR_INVALID, "program is larger than %d bytes", LIMIT_PROGRAM_BYTES);
     json_error_t error;
-    json_t *root = json_loads(json_text, JSON_REJECT_DUPLICATES, &error);
+    int out_of_memory;
+    json_t *root = json_parse(json_text, JSON_REJECT_DUPLICATES, &error, &out_of_memory);
+    if (out_of_memory)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory reading the program");
     if (root == NULL)
         return fail(l, LOYALTY_ERR_INVALID, "program is not valid JSON (line %d, column %d): %s",
                     error.line, error.column, error.text);

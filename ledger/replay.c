@@ -35,9 +35,12 @@ static int public_key_field(json_t *payload, unsigned char public_key[crypto_sig
 
 static int replay_program(loyalty_ledger *l, json_t *payload)
 {
-    char *text = json_compact(json_object_get(payload, "program"));
-    if (text == NULL)
+    json_t *program = json_object_get(payload, "program");
+    if (!json_is_object(program))
         return fail(l, LOYALTY_ERR_VERIFY, "program_load entry has no program");
+    char *text = json_compact(program);
+    if (text == NULL)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory re-reading a program");
     program_rules rules;
     int rc = program_parse(l, text, &rules);
     free(text);
@@ -191,8 +194,9 @@ static int dispatch(loyalty_ledger *l, const char *action, json_t *payload)
 int replay_entry(loyalty_ledger *l, const audit_source *source)
 {
     json_error_t error;
-    json_t *payload = json_loads(source->payload, JSON_REJECT_DUPLICATES, &error);
-    if (payload == NULL && json_error_code(&error) == json_error_out_of_memory)
+    int out_of_memory;
+    json_t *payload = json_parse(source->payload, JSON_REJECT_DUPLICATES, &error, &out_of_memory);
+    if (out_of_memory)
         return fail(l, LOYALTY_ERR_NOMEM, "out of memory reading a payload");
     if (!json_is_object(payload)) {
         json_decref(payload);

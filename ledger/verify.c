@@ -172,8 +172,9 @@ static int take_key(verifier *v, const audit_source *e)
     if (strcmp(e->action, "genesis") != 0 && strcmp(e->action, "key_rotate") != 0)
         return LOYALTY_OK;
     json_error_t error;
-    json_t *payload = json_loads(e->payload, 0, &error);
-    if (payload == NULL && json_error_code(&error) == json_error_out_of_memory)
+    int out_of_memory;
+    json_t *payload = json_parse(e->payload, 0, &error, &out_of_memory);
+    if (out_of_memory)
         return fail(v->l, LOYALTY_ERR_NOMEM, "out of memory reading a key entry");
     const char *hex = json_string_value(json_object_get(payload, "public_key"));
     int ok = hex && hex_field(hex, v->key, sizeof v->key);

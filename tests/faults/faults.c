@@ -44,7 +44,7 @@
  * LOYALTY_FAULTS_OP (one operation), LOYALTY_FAULTS_VERBOSE (every attempt
  * and every loop's figures), LOYALTY_FAULTS_COUNTS (print each operation's
  * call counts and exit), LOYALTY_FAULTS_KEEP_TMPDIR (do not move to
- * /dev/shm), LOYALTY_TEST_KNOWN_BUGS=1 (known library bugs fail the run).
+ * /dev/shm).
  */
 #include "../unit/support.h"
 
@@ -437,47 +437,6 @@ static void install_vfs(void)
 /* Known library bugs                                                        */
 /* ------------------------------------------------------------------------ */
 
-/*
- * Bugs this harness found that the library has not fixed yet. While one
- * stands its attempts are counted and reported instead of failing the run;
- * LOYALTY_TEST_KNOWN_BUGS=1 makes them fatal (the reproduction). When a fix
- * lands, its entry and the code that consults it are deleted, as B1 to B5
- * and B8 were (docs/TESTING.md).
- */
-enum known_bug_id { BUG_VERIFY_TABLE_LIST, BUG_JANSSON_KEY, BUG_COUNT };
-
-static struct known_bug {
-    const char *id;
-    const char *what;
-    int64_t seen;
-} known_bugs[BUG_COUNT] = {
-    {"B9", "verify answers \"the ledger's tables differ from the schema\" when listing the"
-           " tables fails (memory): a step error is taken for a difference"
-           " (ledger/verify_tables.c verify_tables)", 0},
-    {"B10", "json_dumps ignores a failed append while writing an object key (jansson 2.14"
-            " dump.c) and returns garbled text with success: the ledger stores it (the program"
-            " body at create) and never verifies again (ledger/audit.c json_compact)", 0},
-};
-
-static int known_bugs_fatal; /* LOYALTY_TEST_KNOWN_BUGS=1 */
-
-/* Whether to let a known bug pass (counted) rather than fail the run. */
-static int tolerate(enum known_bug_id bug)
-{
-    if (known_bugs_fatal)
-        return 0;
-    known_bugs[bug].seen++;
-    return 1;
-}
-
-static void known_bugs_report(void)
-{
-    for (int i = 0; i < BUG_COUNT; i++)
-        if (known_bugs[i].seen)
-            printf("KNOWN BUG %s (%lld attempts): %s\n", known_bugs[i].id,
-                   (long long)known_bugs[i].seen, known_bugs[i].what);
-}
-
 typedef struct figures {
     int64_t attempts;
     int64_t injected;     /* faults handed out */
@@ -694,9 +653,6 @@ static int run_verify(loyalty_ledger **l)
 {
     loyalty_verify_report report;
     int rc = loyalty_verify(*l, NULL, NULL, &report);
-    if (rc == LOYALTY_ERR_VERIFY && plan.injected > 0 &&
-        strstr(report.reason, "tables differ from the schema") && tolerate(BUG_VERIFY_TABLE_LIST))
-        return LOYALTY_ERR_STORAGE;
     if (rc == LOYALTY_ERR_VERIFY)
         fail_msg("verify reported a false failure under a fault: %s", report.reason);
     if (rc == LOYALTY_OK && report.ok != 1)
@@ -793,19 +749,8 @@ static void dump_tail(void)
     loyalty_close(l);
 }
 
-/* Whether the ledger on disk verifies. */
-static int ledger_verifies(void)
-{
-    loyalty_ledger *l = NULL;
-    open_ledger(&l);
-    loyalty_verify_report report;
-    int rc = loyalty_verify(l, NULL, NULL, &report);
-    loyalty_close(l);
-    return rc == LOYALTY_OK && report.ok;
-}
-
-/* Which whole state the reopened ledger is in: 0 before, 1 after, 2 broken by a known
- * bug, 3 a batch without the operations a fault failed; fails on anything else. */
+/* Which whole state the reopened ledger is in: 0 before, 1 after, 3 a batch without the
+ * operations a fault failed; fails on anything else. */
 static int state_of(const operation *op, const unsigned char after[32], int rc)
 {
     if (op->creates) {
@@ -837,9 +782,6 @@ static int state_of(const operation *op, const unsigned char after[32], int rc)
         return 0;
     if (op->deterministic && memcmp(now, after, 32) == 0)
         return 1;
-    if (op->deterministic && rc == LOYALTY_OK && plan.kind == FAULT_ALLOC_ALL &&
-        !ledger_verifies() && tolerate(BUG_JANSSON_KEY))
-        return 2;
     if (op->deterministic) {
         dump_tail();
         fail_msg("%s: the ledger is neither as before nor as after the call (rc %s)", op->name,
@@ -858,9 +800,6 @@ static int state_of(const operation *op, const unsigned char after[32], int rc)
     loyalty_verify_report report;
     int verified = loyalty_verify(l, NULL, NULL, &report);
     loyalty_close(l);
-    if (verified == LOYALTY_ERR_VERIFY && rc == LOYALTY_OK && plan.kind == FAULT_ALLOC_ALL &&
-        tolerate(BUG_JANSSON_KEY))
-        return 2;
     if (verified != LOYALTY_OK)
         fail_msg("%s: the ledger does not verify (%s: %s)", op->name,
                  loyalty_result_name(verified), report.reason);
@@ -974,8 +913,6 @@ static int attempt(const operation *op, enum fault_kind kind, int persistent, in
         fail_msg("%s: SQLite still holds %lld bytes after the handle was closed", when,
                  (long long)(sqlite3_memory_used() - memory_before));
     int state = state_of(op, after, rc);
-    if (state == 2)
-        return 0;
     if (op->writes) {
         if (state == 0)
             fig->before++;
@@ -1193,8 +1130,6 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    const char *known = getenv("LOYALTY_TEST_KNOWN_BUGS");
-    known_bugs_fatal = known && strcmp(known, "1") == 0;
     /* The harness makes the disk fail itself, so real fsyncs only cost time: work in a
      * memory file system when there is one (verify's scratch copy follows TMPDIR too). */
     if (getenv("LOYALTY_FAULTS_KEEP_TMPDIR") == NULL && access("/dev/shm", W_OK | X_OK) == 0)
@@ -1229,7 +1164,6 @@ int main(int argc, char **argv)
            (long long)sc.total.clean_errors, (long long)sc.total.absorbed,
            (long long)sc.total.partial, (long long)sc.total.applied_with_error,
            failed ? " -- FAILED" : "");
-    known_bugs_report();
     remove_tree(sc.fx->dir);
     free(sc.fx);
     for (int i = 0; i < 2; i++)
