@@ -115,9 +115,8 @@ char *json_compact(const json_t *value)
     return text;
 }
 
-static int insert_entry(loyalty_ledger *l, const char *action, const char *payload,
-                        const unsigned char hash[HASH_BYTES], const char *key_id,
-                        const unsigned char sig[crypto_sign_BYTES])
+/* Inserts one audit row; rc LOYALTY_OK or a storage error. */
+int audit_insert_row(loyalty_ledger *l, const audit_row *row)
 {
     static const char sql[] =
         "INSERT INTO audit (seq, ts_us, actor, action, payload, prev_hash, hash, key_id, sig)"
@@ -125,18 +124,19 @@ static int insert_entry(loyalty_ledger *l, const char *action, const char *paylo
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    sqlite3_bind_int64(st, 1, l->next_seq);
-    sqlite3_bind_int64(st, 2, l->op_now_us);
-    sqlite3_bind_text(st, 3, l->op_actor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, payload, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 6, l->prev_hash, HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 7, hash, HASH_BYTES, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, key_id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 9, sig, crypto_sign_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, row->seq);
+    sqlite3_bind_int64(st, 2, row->ts_us);
+    sqlite3_bind_text(st, 3, row->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, row->action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, row->payload, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, row->prev_hash, HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, row->hash, HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, row->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, row->sig, crypto_sign_BYTES, SQLITE_STATIC);
     int step = sqlite3_step(st);
+    int rc = step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "appending audit entry");
     sqlite3_reset(st);
-    return step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "appending audit entry");
+    return rc;
 }
 
 /* In replay mode: the re-executed entry must be the signed one, byte for byte. */
@@ -169,33 +169,41 @@ int audit_append(loyalty_ledger *l, const char *action, json_t *payload)
         free(text);
         return fail(l, LOYALTY_ERR_INTERNAL, "an operation tried to write a second audit entry");
     }
-    unsigned char hash[HASH_BYTES];
-    unsigned char sig[crypto_sign_BYTES];
-    audit_entry_hash(hash, l->next_seq, l->op_now_us, l->op_actor, action, text, strlen(text),
+    audit_row row = {.seq = l->next_seq,
+                     .ts_us = l->op_now_us,
+                     .actor = l->op_actor,
+                     .action = action,
+                     .payload = text,
+                     .key_id = l->key_id};
+    memcpy(row.prev_hash, l->prev_hash, HASH_BYTES);
+    audit_entry_hash(row.hash, row.seq, row.ts_us, row.actor, action, text, strlen(text),
                      l->prev_hash);
     int rc;
     if (l->replay) {
-        rc = check_replayed(l, action, text, hash);
+        rc = check_replayed(l, action, text, row.hash);
         if (rc == LOYALTY_OK) {
-            memcpy(sig, l->replay->sig, sizeof sig);
-            rc = insert_entry(l, action, text, hash, l->replay->key_id, sig);
+            memcpy(row.sig, l->replay->sig, sizeof row.sig);
+            row.key_id = l->replay->key_id;
+            rc = audit_insert_row(l, &row);
         }
     } else if (l->signer) {
-        /* Signed on the batch's signer thread; the signature is stored before the commit. */
-        memset(sig, 0, sizeof sig);
-        rc = signer_submit(l->signer, l->next_seq, hash) == 0
-                 ? insert_entry(l, action, text, hash, l->key_id, sig)
+        /* Signed on the batch's signer thread, which keeps the row (and the payload)
+         * and stores it once signed, before the batch commits. */
+        rc = signer_submit(l->signer, &row) == 0
+                 ? LOYALTY_OK
                  : fail(l, LOYALTY_ERR_INTERNAL, "a batch wrote more entries than operations");
-    } else {
-        rc = keys_sign(l, hash, sig);
         if (rc == LOYALTY_OK)
-            rc = insert_entry(l, action, text, hash, l->key_id, sig);
+            text = NULL;
+    } else {
+        rc = keys_sign(l, row.hash, row.sig);
+        if (rc == LOYALTY_OK)
+            rc = audit_insert_row(l, &row);
     }
     free(text);
     if (rc != LOYALTY_OK)
         return rc;
     l->entries_written++;
     l->next_seq++;
-    memcpy(l->prev_hash, hash, HASH_BYTES);
+    memcpy(l->prev_hash, row.hash, HASH_BYTES);
     return LOYALTY_OK;
 }

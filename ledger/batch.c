@@ -124,7 +124,10 @@ static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_opera
 {
     memset(r, 0, sizeof *r);
     size_t mark = l->signer ? signer_mark(l->signer) : 0;
-    int rc = db_exec(l, "SAVEPOINT operation");
+    int64_t head_seq = l->next_seq; /* the chain head, restored if the operation is undone */
+    unsigned char head_hash[HASH_BYTES];
+    memcpy(head_hash, l->prev_hash, HASH_BYTES);
+    int rc = db_run(l, "SAVEPOINT operation");
     if (rc != LOYALTY_OK)
         return rc;
     clear_error(l);
@@ -136,7 +139,7 @@ static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_opera
         rc = apply_one(l, op, r);
     operation_next(l);
     if (rc == LOYALTY_OK)
-        return db_exec(l, "RELEASE operation");
+        return db_run(l, "RELEASE operation");
     r->rc = rc;
     snprintf(r->message, sizeof r->message, "%.255s", l->errmsg[0] ? l->errmsg : loyalty_strerror(rc));
     if (sqlite3_exec(l->db, "ROLLBACK TO operation; RELEASE operation", NULL, NULL, NULL) != SQLITE_OK)
@@ -147,7 +150,11 @@ static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_opera
         signer_discard_since(l->signer, mark);
     if (batch_level(rc))
         return rc;
-    return load_chain_head(l); /* the undone entry's seq is free again */
+    /* The undone entry's seq is free again (its row, if any, was never stored: the
+     * signer keeps a batch's rows until it finishes). */
+    l->next_seq = head_seq;
+    memcpy(l->prev_hash, head_hash, HASH_BYTES);
+    return LOYALTY_OK;
 }
 
 LOYALTY_API int loyalty_apply_batch(loyalty_ledger *l, const loyalty_operation *operations,

@@ -149,11 +149,11 @@ LOYALTY_API int loyalty_open(loyalty_ledger **out, const loyalty_open_options *o
     if (!S_ISREG(st.st_mode))
         return fail(l, LOYALTY_ERR_NO_LEDGER, "%s is not a loyalty ledger (not a regular file)",
                     l->db_path);
-    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         /* A read-only file still serves auditors and look-ups. */
         sqlite3_close(l->db);
         l->db = NULL;
-        if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
             return fail_db(l, "cannot open ledger");
     }
     rc = db_configure(l);
@@ -195,13 +195,22 @@ sqlite3_stmt *stmt(loyalty_ledger *l, const char *sql)
         fail(l, LOYALTY_ERR_STORAGE, "the transaction was rolled back by an earlier error");
         return NULL;
     }
-    for (int i = 0; i < l->statement_count; i++) {
+    enum { SLOTS = 2 * LIMIT_STATEMENT_CACHE };
+    size_t slot = (size_t)(((uintptr_t)sql >> 3) * UINT64_C(0x9E3779B97F4A7C15) >> 40) % SLOTS;
+    while (l->statement_slots[slot] != 0) {
+        int i = l->statement_slots[slot] - 1;
         if (l->statements[i].sql == sql) {
             sqlite3_stmt *st = l->statements[i].statement;
-            sqlite3_reset(st);
+            if (!l->statement_used[i]) {
+                l->statement_used[i] = 1;
+                l->statements_used[l->statements_used_count++] = (short)i;
+            } else {
+                sqlite3_reset(st);
+            }
             sqlite3_clear_bindings(st);
             return st;
         }
+        slot = (slot + 1) % SLOTS;
     }
     if (l->statement_count == LIMIT_STATEMENT_CACHE) {
         fail(l, LOYALTY_ERR_INTERNAL, "statement cache full");
@@ -213,17 +222,36 @@ sqlite3_stmt *stmt(loyalty_ledger *l, const char *sql)
         sqlite3_finalize(st);
         return NULL;
     }
-    l->statements[l->statement_count].sql = sql;
-    l->statements[l->statement_count].statement = st;
-    l->statement_count++;
+    int i = l->statement_count++;
+    l->statements[i].sql = sql;
+    l->statements[i].statement = st;
+    l->statement_slots[slot] = (short)(i + 1);
+    l->statement_used[i] = 1;
+    l->statements_used[l->statements_used_count++] = (short)i;
     return st;
 }
 
 /* Resets every cached statement so that none keeps a read transaction open. */
 static void reset_statements(loyalty_ledger *l)
 {
-    for (int i = 0; i < l->statement_count; i++)
+    for (int k = 0; k < l->statements_used_count; k++) {
+        int i = l->statements_used[k];
         sqlite3_reset(l->statements[i].statement);
+        l->statement_used[i] = 0;
+    }
+    l->statements_used_count = 0;
+}
+
+/* Runs a cached statement that returns no rows (transaction control). */
+int db_run(loyalty_ledger *l, const char *sql)
+{
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    int step = sqlite3_step(st);
+    int rc = step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "database");
+    sqlite3_reset(st);
+    return rc;
 }
 
 int64_t clock_now_us(const loyalty_ledger *l)
@@ -287,7 +315,7 @@ int write_begin(loyalty_ledger *l)
                     "an actor is required for changes (--actor or LOYALTY_ACTOR)");
     if (sqlite3_db_readonly(l->db, "main") == 1)
         return fail(l, LOYALTY_ERR_STORAGE, "%s is read-only", l->db_path);
-    int rc = db_exec(l, "BEGIN IMMEDIATE");
+    int rc = db_run(l, "BEGIN IMMEDIATE");
     if (rc != LOYALTY_OK)
         return rc;
     l->in_write = 1;
@@ -315,17 +343,25 @@ int write_end(loyalty_ledger *l, int rc)
         if (l->entries_written > 1)
             rc = fail(l, LOYALTY_ERR_INTERNAL, "an operation wrote %d audit entries",
                       l->entries_written);
-        else if (sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            int code = sqlite3_extended_errcode(l->db) & 0xff;
-            rc = fail_db(l, "commit");
-            /* After a failed write or fsync the file's state is uncertain: refuse
-             * further writes on this handle rather than build on it. */
-            if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CORRUPT)
-                l->poisoned = 1;
+        else {
+            sqlite3_stmt *commit = stmt(l, "COMMIT");
+            if (commit == NULL) {
+                rc = l->error_code;
+            } else if (sqlite3_step(commit) != SQLITE_DONE) {
+                int code = sqlite3_extended_errcode(l->db) & 0xff;
+                rc = fail_db(l, "commit");
+                /* After a failed write or fsync the file's state is uncertain: refuse
+                 * further writes on this handle rather than build on it. */
+                if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CORRUPT)
+                    l->poisoned = 1;
+            }
+            if (commit != NULL)
+                sqlite3_reset(commit);
         }
     }
     if (rc != LOYALTY_OK && !sqlite3_get_autocommit(l->db))
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+    reset_statements(l);
     l->in_write = 0;
     l->rules_cached = 0;
     return rc;
@@ -342,7 +378,7 @@ int read_begin(loyalty_ledger *l)
     if (l->replay || !sqlite3_get_autocommit(l->db))
         return LOYALTY_OK;
     l->operator_cached = 0;
-    return db_exec(l, "BEGIN");
+    return db_run(l, "BEGIN");
 }
 
 void read_end(loyalty_ledger *l)
@@ -352,6 +388,10 @@ void read_end(loyalty_ledger *l)
     reset_statements(l);
     if (l->replay || l->in_write)
         return;
-    if (!sqlite3_get_autocommit(l->db))
-        sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(l->db)) {
+        sqlite3_stmt *st = stmt(l, "COMMIT");
+        if (st == NULL || sqlite3_step(st) != SQLITE_DONE)
+            sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        reset_statements(l);
+    }
 }

@@ -81,6 +81,10 @@ struct loyalty_ledger {
     int error_code; /* the code fail() last recorded */
     cached_statement statements[LIMIT_STATEMENT_CACHE];
     int statement_count;
+    short statement_slots[2 * LIMIT_STATEMENT_CACHE]; /* by sql address: index + 1, 0 empty */
+    short statements_used[LIMIT_STATEMENT_CACHE];     /* handed out since the last reset */
+    int statements_used_count;
+    unsigned char statement_used[LIMIT_STATEMENT_CACHE];
 
     /* Signing key: guarded memory, no access while idle. */
     unsigned char *secret_key; /* crypto_sign_SECRETKEYBYTES, sodium_malloc'd */
@@ -137,6 +141,7 @@ int db_open_handle(loyalty_ledger **out, const loyalty_open_options *options);
 int db_configure(loyalty_ledger *l);
 sqlite3_stmt *stmt(loyalty_ledger *l, const char *sql);
 int db_exec(loyalty_ledger *l, const char *sql);
+int db_run(loyalty_ledger *l, const char *sql); /* one cached statement, no rows */
 int64_t clock_now_us(const loyalty_ledger *l);
 int write_begin(loyalty_ledger *l);
 int write_end(loyalty_ledger *l, int rc);
@@ -164,6 +169,19 @@ int key_rotation_apply(loyalty_ledger *l, const unsigned char new_public_key[cry
 
 /* --- audit.c ------------------------------------------------------------- */
 int audit_append(loyalty_ledger *l, const char *action, json_t *payload);
+/* One audit table row as stored. */
+typedef struct audit_row {
+    int64_t seq;
+    int64_t ts_us;
+    const char *actor;
+    const char *action;
+    const char *payload;
+    const char *key_id;
+    unsigned char prev_hash[HASH_BYTES];
+    unsigned char hash[HASH_BYTES];
+    unsigned char sig[crypto_sign_BYTES];
+} audit_row;
+int audit_insert_row(loyalty_ledger *l, const audit_row *row);
 void audit_entry_hash(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
                       const char *actor, const char *action, const char *payload,
                       size_t payload_length, const unsigned char prev_hash[HASH_BYTES]);
@@ -356,7 +374,9 @@ void verify_pool_submit(verify_pool *pool, int64_t seq, const unsigned char hash
 int64_t verify_pool_finish(verify_pool *pool);
 typedef struct batch_signer batch_signer;
 batch_signer *signer_start(loyalty_ledger *l, size_t capacity);
-int signer_submit(batch_signer *s, int64_t seq, const unsigned char hash[HASH_BYTES]);
+/* Queues row for signing and storing; on success takes ownership of row->payload
+ * (malloc'd). The strings actor, action and key_id must outlive the batch. */
+int signer_submit(batch_signer *s, const audit_row *row);
 size_t signer_mark(batch_signer *s);
 void signer_discard_since(batch_signer *s, size_t mark);
 int signer_finish(batch_signer *s, loyalty_ledger *l, int write);

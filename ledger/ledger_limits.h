@@ -66,7 +66,7 @@
 #define LIMIT_NOW_US_MAX INT64_C(253402300799999999)
 
 /* Prepared statements cached per handle. */
-#define LIMIT_STATEMENT_CACHE 64
+#define LIMIT_STATEMENT_CACHE 128
 
 /* Longest per-handle error message. */
 #define LIMIT_ERRMSG_BYTES 512

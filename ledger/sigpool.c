@@ -142,9 +142,9 @@ int64_t verify_pool_finish(verify_pool *pool)
 /* --- signing a batch on a second thread ---------------------------------- */
 
 typedef struct sign_job {
-    int64_t seq;
-    unsigned char hash[HASH_BYTES];
-    unsigned char sig[crypto_sign_BYTES];
+    audit_row row;  /* payload owned; action and key_id point into the job */
+    char action[32];
+    char key_id[LOYALTY_KEY_ID_HEX + 1];
     int wanted; /* 0 once the entry was rolled back */
 } sign_job;
 
@@ -172,7 +172,8 @@ static void *signer_main(void *argument)
         if (first == end)
             return NULL; /* closing, all signed */
         for (size_t i = first; i < end; i++)
-            crypto_sign_detached(s->jobs[i].sig, NULL, s->jobs[i].hash, HASH_BYTES, s->secret_key);
+            crypto_sign_detached(s->jobs[i].row.sig, NULL, s->jobs[i].row.hash, HASH_BYTES,
+                                 s->secret_key);
         pthread_mutex_lock(&s->lock);
         s->signed_count = end;
         pthread_mutex_unlock(&s->lock);
@@ -205,15 +206,22 @@ batch_signer *signer_start(loyalty_ledger *l, size_t capacity)
     return s;
 }
 
-/* Queues an entry's hash; returns -1 when the batch holds more entries than announced. */
-int signer_submit(batch_signer *s, int64_t seq, const unsigned char hash[HASH_BYTES])
+/* Queues an entry; returns -1 when the batch holds more entries than announced, or when
+ * the action or key id do not fit (then the caller keeps the payload). */
+int signer_submit(batch_signer *s, const audit_row *row)
 {
+    if (strlen(row->action) >= sizeof s->jobs[0].action ||
+        strlen(row->key_id) >= sizeof s->jobs[0].key_id)
+        return -1;
     pthread_mutex_lock(&s->lock);
     int ok = s->queued < s->capacity;
     if (ok) {
         sign_job *job = &s->jobs[s->queued];
-        job->seq = seq;
-        memcpy(job->hash, hash, HASH_BYTES);
+        job->row = *row;
+        snprintf(job->action, sizeof job->action, "%s", row->action);
+        snprintf(job->key_id, sizeof job->key_id, "%s", row->key_id);
+        job->row.action = job->action;
+        job->row.key_id = job->key_id;
         job->wanted = 1;
         s->queued++;
         pthread_cond_signal(&s->work);
@@ -240,13 +248,13 @@ void signer_discard_since(batch_signer *s, size_t mark)
 }
 
 /*
- * Waits for every signature and, when write is set, stores them in their
- * entries (inside the batch's transaction, before it commits). Frees the
- * signer and makes the key inaccessible again.
+ * Waits for every signature and, when write is set, stores the entries that
+ * were not rolled back (inside the batch's transaction, before it commits).
+ * Frees the signer and every payload it held, and makes the key inaccessible
+ * again.
  */
 int signer_finish(batch_signer *s, loyalty_ledger *l, int write)
 {
-    static const char sql[] = "UPDATE audit SET sig = ? WHERE seq = ?";
     pthread_mutex_lock(&s->lock);
     s->closing = 1;
     pthread_cond_signal(&s->work);
@@ -254,23 +262,11 @@ int signer_finish(batch_signer *s, loyalty_ledger *l, int write)
     pthread_join(s->thread, NULL);
     sodium_mprotect_noaccess(l->secret_key);
     int rc = LOYALTY_OK;
-    for (size_t i = 0; write && rc == LOYALTY_OK && i < s->queued; i++) {
-        if (!s->jobs[i].wanted)
-            continue;
-        sqlite3_stmt *st = stmt(l, sql);
-        if (st == NULL) {
-            rc = l->error_code;
-            break;
-        }
-        sqlite3_bind_blob(st, 1, s->jobs[i].sig, crypto_sign_BYTES, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, s->jobs[i].seq);
-        int step = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (step != SQLITE_DONE || sqlite3_changes(l->db) != 1)
-            rc = step != SQLITE_DONE ? fail_db(l, "storing signatures")
-                                     : fail(l, LOYALTY_ERR_INTERNAL, "signed entry %lld is missing",
-                                            (long long)s->jobs[i].seq);
-    }
+    for (size_t i = 0; write && rc == LOYALTY_OK && i < s->queued; i++)
+        if (s->jobs[i].wanted)
+            rc = audit_insert_row(l, &s->jobs[i].row);
+    for (size_t i = 0; i < s->queued; i++)
+        free((char *)s->jobs[i].row.payload);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->work);
     sodium_memzero(s->jobs, s->capacity * sizeof *s->jobs);
