@@ -363,6 +363,7 @@ int write_end(loyalty_ledger *l, int rc)
         sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
     reset_statements(l);
     l->in_write = 0;
+    l->operator_cached = 0; /* the write may have changed operators or the program */
     l->rules_cached = 0;
     return rc;
 }
@@ -377,8 +378,30 @@ int read_begin(loyalty_ledger *l)
         return fail(l, LOYALTY_ERR_MISUSE, "the ledger is not open");
     if (l->replay || !sqlite3_get_autocommit(l->db))
         return LOYALTY_OK;
-    l->operator_cached = 0;
-    return db_run(l, "BEGIN");
+    int rc = db_run(l, "BEGIN");
+    if (rc != LOYALTY_OK)
+        return rc;
+    l->in_read = 1;
+    /* Starts the snapshot and tells whether another connection committed since the
+     * last read: if not, the cached operator and program still hold. */
+    sqlite3_stmt *st = stmt(l, "PRAGMA data_version");
+    if (st == NULL)
+        return l->error_code;
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        rc = fail_db(l, "reading the data version");
+        sqlite3_reset(st);
+        return rc;
+    }
+    int64_t version = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (!l->data_version_known || version != l->data_version) {
+        l->operator_cached = 0;
+        l->rules_cached = 0;
+        l->data_version = version;
+        l->data_version_known = 1;
+    }
+    return LOYALTY_OK;
 }
 
 void read_end(loyalty_ledger *l)
@@ -388,6 +411,7 @@ void read_end(loyalty_ledger *l)
     reset_statements(l);
     if (l->replay || l->in_write)
         return;
+    l->in_read = 0;
     if (!sqlite3_get_autocommit(l->db)) {
         sqlite3_stmt *st = stmt(l, "COMMIT");
         if (st == NULL || sqlite3_step(st) != SQLITE_DONE)

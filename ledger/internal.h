@@ -102,6 +102,11 @@ struct loyalty_ledger {
 
     /* The acting operator's role, read once per transaction (operators.c). */
     int operator_cached;
+    /* Reads keep the operator and the program cached while PRAGMA data_version says no
+     * other connection committed; this handle's own writes clear both caches. */
+    int in_read;
+    int data_version_known;
+    int64_t data_version;
     int operator_any;                   /* the ledger has operators at all */
     char operator_name[LOYALTY_ID_MAX + 1];
     char operator_role[16];             /* "" when not registered */
@@ -236,6 +241,8 @@ typedef struct lot_sums {
     int64_t available; /* spendable now */
     int64_t pending;   /* not yet spendable */
     int64_t expired;   /* past expiry, not yet swept */
+    int64_t next_expiry_us;     /* the earliest expiry still ahead, 0 when none */
+    int64_t next_expiry_points; /* the points that expire then */
 } lot_sums;
 int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums);
 int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t points,
@@ -243,8 +250,6 @@ int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t point
 int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t prefer_tx,
                int allow_debt);
 int lots_remove(loyalty_ledger *l, member_row *member, int expired_only, int64_t points);
-int lots_next_expiry(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *at_us,
-                     int64_t *points);
 
 /* --- fingerprint.c ------------------------------------------------------- */
 typedef struct fingerprint {

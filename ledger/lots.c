@@ -6,31 +6,41 @@
  * points. Invariant, checked after every change:
  *     member.balance = sum(lots.remaining) - member.debt, debt >= 0.
  */
+#include <string.h>
+
 #include "internal.h"
 
+/* One pass over the member's open lots, in expiry order (no expiry first). */
 int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums)
 {
-    static const char sql[] =
-        "SELECT"
-        " COALESCE(SUM(CASE WHEN available_us <= ?2 AND (expires_us IS NULL OR expires_us > ?2)"
-        "   THEN remaining END), 0),"
-        " COALESCE(SUM(CASE WHEN available_us > ?2 AND (expires_us IS NULL OR expires_us > ?2)"
-        "   THEN remaining END), 0),"
-        " COALESCE(SUM(CASE WHEN expires_us <= ?2 THEN remaining END), 0)"
-        " FROM lots WHERE member_id = ?1 AND remaining > 0";
+    static const char sql[] = "SELECT available_us, expires_us, remaining FROM lots"
+                              " WHERE member_id = ?1 AND remaining > 0 ORDER BY expires_us";
+    memset(sums, 0, sizeof *sums);
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, member_id);
-    sqlite3_bind_int64(st, 2, now_us);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        sums->available = sqlite3_column_int64(st, 0);
-        sums->pending = sqlite3_column_int64(st, 1);
-        sums->expired = sqlite3_column_int64(st, 2);
+    int step, overflow = 0, have_next = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t available_us = sqlite3_column_int64(st, 0);
+        int expires = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        int64_t expires_us = sqlite3_column_int64(st, 1);
+        int64_t remaining = sqlite3_column_int64(st, 2);
+        int64_t *bucket = expires && expires_us <= now_us ? &sums->expired
+                          : available_us > now_us          ? &sums->pending
+                                                           : &sums->available;
+        overflow |= add_i64(*bucket, remaining, bucket);
+        if (expires && expires_us > now_us && (!have_next || sums->next_expiry_us == expires_us)) {
+            have_next = 1;
+            sums->next_expiry_us = expires_us;
+            overflow |= add_i64(sums->next_expiry_points, remaining, &sums->next_expiry_points);
+        }
     }
+    int rc = step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "summing lots");
     sqlite3_reset(st);
-    return step == SQLITE_ROW ? LOYALTY_OK : fail_db(l, "summing lots");
+    if (rc == LOYALTY_OK && overflow)
+        rc = fail(l, LOYALTY_ERR_INTERNAL, "the lots of member %lld overflow", (long long)member_id);
+    return rc;
 }
 
 /*
@@ -211,21 +221,3 @@ int lots_remove(loyalty_ledger *l, member_row *member, int expired_only, int64_t
     return store_balance(l, member);
 }
 
-/* The earliest expiry still ahead and the points that expire then (0, 0 when none). */
-int lots_next_expiry(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *at_us,
-                     int64_t *points)
-{
-    static const char sql[] =
-        "SELECT expires_us, SUM(remaining) FROM lots WHERE member_id = ? AND remaining > 0"
-        " AND expires_us > ? GROUP BY expires_us ORDER BY expires_us LIMIT 1";
-    sqlite3_stmt *st = stmt(l, sql);
-    if (st == NULL)
-        return l->error_code;
-    sqlite3_bind_int64(st, 1, member_id);
-    sqlite3_bind_int64(st, 2, now_us);
-    int step = sqlite3_step(st);
-    *at_us = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    *points = step == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
-    sqlite3_reset(st);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "reading expiry");
-}

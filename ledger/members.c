@@ -125,8 +125,6 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
         rc = program_current(l, &rules);
     if (rc == LOYALTY_OK && rules.tier_count > 0)
         rc = tier_qualifying(l, row->id, now_us, rules.tier_window_days, &info->qualifying);
-    if (rc == LOYALTY_OK)
-        rc = lots_next_expiry(l, row->id, now_us, &info->next_expiry_us, &info->next_expiry_points);
     if (rc != LOYALTY_OK)
         return rc;
     snprintf(info->member, sizeof info->member, "%s", row->external_id);
@@ -136,6 +134,8 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
     info->pending = sums.pending;
     info->held = held;
     info->expired = sums.expired;
+    info->next_expiry_us = sums.next_expiry_us;
+    info->next_expiry_points = sums.next_expiry_points;
     info->debt = row->debt;
     info->available = sums.available > held ? sums.available - held : 0;
     info->created_us = row->created_us;

@@ -129,7 +129,7 @@ int read_begin_as(loyalty_ledger *l, unsigned capability)
     int rc = read_begin(l);
     if (rc == LOYALTY_OK)
         rc = authorize_actor(l, l->actor, capability);
-    if (rc != LOYALTY_OK && l != NULL)
+    if (rc != LOYALTY_OK && l != NULL && l->db != NULL)
         read_end(l);
     return rc;
 }

@@ -154,7 +154,7 @@ int program_current(loyalty_ledger *l, program_rules *rules)
         " hold_ttl_seconds, tier_window_days, approval_threshold,"
         " (SELECT COUNT(*) FROM program_tiers t WHERE t.version = p.version)"
         " FROM program p ORDER BY version DESC LIMIT 1";
-    int cacheable = l->in_write || l->replay;
+    int cacheable = l->in_write || l->replay || l->in_read;
     if (cacheable && l->rules_cached) {
         *rules = l->cached_rules;
         return LOYALTY_OK;
