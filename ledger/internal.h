@@ -118,6 +118,11 @@ struct loyalty_ledger {
 
     /* A batch in progress signs its entries on a second thread (sigpool.c). */
     struct batch_signer *signer;
+
+    /* Checkpoints on a background thread once the WAL holds checkpoint_pages (checkpointer.c). */
+    struct checkpointer *checkpointer;
+    int checkpoint_pages;
+    int checkpointer_failed;
     int in_batch; /* results need only the balance: skip the other figures */
     int poisoned; /* a commit failed on I/O: no more writes until reopened */
     int64_t busy_since_ms; /* when the current wait for the lock began */
@@ -377,6 +382,11 @@ void verify_pool_submit(verify_pool *pool, int64_t seq, const unsigned char hash
                         const unsigned char sig[crypto_sign_BYTES],
                         const unsigned char key[crypto_sign_PUBLICKEYBYTES]);
 int64_t verify_pool_finish(verify_pool *pool);
+typedef struct checkpointer checkpointer;
+void checkpointer_attach(loyalty_ledger *l);
+void checkpointer_stop(loyalty_ledger *l);
+int64_t checkpointer_runs(const loyalty_ledger *l);
+
 typedef struct batch_signer batch_signer;
 batch_signer *signer_start(loyalty_ledger *l, size_t capacity);
 /* Queues row for signing and storing; on success takes ownership of row->payload

@@ -65,6 +65,11 @@
  * clock, near enough that adding any period to it cannot overflow. */
 #define LIMIT_NOW_US_MAX INT64_C(253402300799999999)
 
+/* WAL pages after which a background thread checkpoints (checkpointer.c), and the
+ * multiple of it at which the writer checkpoints itself because the thread fell behind. */
+#define LIMIT_CHECKPOINT_PAGES 10000
+#define LIMIT_CHECKPOINT_INLINE_FACTOR 4
+
 /* Prepared statements cached per handle. */
 #define LIMIT_STATEMENT_CACHE 128
 
