@@ -19,7 +19,7 @@
  * at two sizes: a fresh ledger and a large one (2 000 000 journal entries over
  * 1 000 000 members) built once with the batch API and cached in the cache
  * directory (bench/cache), rebuilt when missing or when the schema version
- * (PRAGMA user_version) changed. Every run works on a copy of the cached file.
+ * (PRAGMA user_version) or page size changed. Every run works on a copy of the cached file.
  *
  * Each of ours alternates with its baseline for a few rounds and the best
  * rate of each is kept, so that load from other processes skews both alike;
@@ -687,13 +687,15 @@ static void build_ledger(const char *path, int64_t members, int64_t awards, int 
 }
 
 /* The cached large ledger is current when it has the expected rows and schema version. */
-static int cache_current(const char *path, const config *c, int64_t user_version)
+static int cache_current(const char *path, const config *c, int64_t user_version,
+                         int64_t page_size)
 {
     char key[4096];
     path_suffix(key, sizeof key, path, ".key");
     if (!file_exists(path) || !file_exists(key))
         return 0;
     return sql_integer(path, "PRAGMA user_version") == user_version &&
+           sql_integer(path, "PRAGMA page_size") == page_size &&
            sql_integer(path, "SELECT count(*) FROM members") == c->large_members &&
            sql_integer(path, "SELECT count(*) FROM journal") == c->large_entries;
 }
@@ -1339,11 +1341,12 @@ int main(int argc, char **argv)
     ledger_fill(l, c.fresh_members, 0, 0);
     loyalty_close(l);
     int64_t user_version = sql_integer(fresh, "PRAGMA user_version"); /* closed: no WAL left */
+    int64_t page_size = sql_integer(fresh, "PRAGMA page_size");
     if (!build_only)
         measure_size(&c, fresh, work, c.fresh_members, "fresh", 1);
 
     /* The large ledger: cached; rebuilt when missing, stale or asked for. */
-    if (c.rebuild || !cache_current(large, &c, user_version)) {
+    if (c.rebuild || !cache_current(large, &c, user_version, page_size)) {
         fprintf(stderr, "building the %s ledger (%lld members, %lld awards, schema %lld) in %s\n",
                 large_label, (long long)c.large_members, (long long)c.large_entries,
                 (long long)user_version, large);

@@ -120,8 +120,11 @@ if mount -t tmpfs -o size=768k tmpfs "$small" 2>"$TMP/mount.err"; then
     award_lines 50 full-batch >"$TMP/full.jsonl"
     run loyalty import "$TMP/full.jsonl"
     check_equal "an import on a full disk: exit status" 1 "$RC"
+    # A rotation writes little (a key file and two small rows): take the last free block too.
+    dd if=/dev/zero of="$small/filler-rest" bs=1k 2>/dev/null
     run loyalty key rotate
     check_key_storage_failure "a key rotation on a full disk"
+    rm -f "$small/filler-rest" # back to a few free blocks: SQLite needs them to open at all
     check_equal "nothing was applied on the full disk" "$before" "$(fingerprint m-1)"
     expect_exit 0 "reading works on a full disk" loyalty --json balance m-1
     check_field "the balance holds what was acknowledged" '.balance' $((7 + applied))
