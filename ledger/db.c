@@ -305,14 +305,22 @@ int write_begin(loyalty_ledger *l)
     if (l->db == NULL)
         return fail(l, LOYALTY_ERR_MISUSE, "the ledger is not open");
     l->entries_written = 0;
-    l->rules_cached = 0;
-    l->operator_cached = 0;
     json_checks_reset();
     if (l->replay) {
+        /* verify's replay runs every entry in one transaction on a ledger nothing else
+         * writes: the chain head, the program and the operator read for one entry still
+         * hold for the next (entries that change the program or the operators clear
+         * those caches themselves), and a failed entry ends the replay. */
         l->op_now_us = l->replay->ts_us;
         l->op_actor = l->replay->actor;
-        return load_chain_head(l);
+        if (l->replay_head_loaded)
+            return LOYALTY_OK;
+        int rc = load_chain_head(l);
+        l->replay_head_loaded = rc == LOYALTY_OK;
+        return rc;
     }
+    l->rules_cached = 0;
+    l->operator_cached = 0;
     if (l->poisoned)
         return fail(l, LOYALTY_ERR_STORAGE,
                     "an earlier commit failed to reach the disk; reopen the ledger to write again");

@@ -105,6 +105,7 @@ struct loyalty_ledger {
     /* Reads keep the operator and the program cached while PRAGMA data_version says no
      * other connection committed; this handle's own writes clear both caches. */
     int in_read;
+    int replay_head_loaded; /* verify's replay: next_seq and prev_hash are current */
     int data_version_known;
     int64_t data_version;
     int operator_any;                   /* the ledger has operators at all */
