@@ -163,7 +163,8 @@ LOYALTY_API int loyalty_open(loyalty_ledger **out, const loyalty_open_options *o
  * Returns LOYALTY_OK, LOYALTY_ERR_EXISTS (the database is already a ledger;
  * nothing is touched), LOYALTY_ERR_INVALID (bad program: the message names
  * the field), LOYALTY_ERR_KEY (an existing key file is unreadable, malformed
- * or group/world-readable), LOYALTY_ERR_STORAGE, LOYALTY_ERR_NOMEM,
+ * or group/world-readable), LOYALTY_ERR_STORAGE (also when the key file cannot
+ * be written: no space, no such directory, read-only), LOYALTY_ERR_NOMEM,
  * LOYALTY_ERR_MISUSE.
  */
 LOYALTY_API int loyalty_create(loyalty_ledger **out, const loyalty_open_options *options,
@@ -818,7 +819,8 @@ LOYALTY_API int loyalty_key_public(loyalty_ledger *ledger, char public_key_hex[6
  * overwritten: LOYALTY_ERR_EXISTS if that name is taken) and the new secret
  * key takes the key path (mode 0600). new_public_key_hex/new_key_id_hex may be
  * NULL; otherwise they must hold 65 and 17 bytes.
- * Returns LOYALTY_OK, LOYALTY_ERR_KEY, LOYALTY_ERR_EXISTS, LOYALTY_ERR_STORAGE,
+ * Returns LOYALTY_OK, LOYALTY_ERR_KEY, LOYALTY_ERR_EXISTS, LOYALTY_ERR_STORAGE
+ * (also when a key file cannot be written or renamed: no space, read-only),
  * LOYALTY_ERR_BUSY, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
  */
 LOYALTY_API int loyalty_key_rotate(loyalty_ledger *ledger, char new_public_key_hex[65],

@@ -156,13 +156,39 @@ static void sync_parent(const char *path)
     free(copy);
 }
 
+/*
+ * The code for a failure to create, write, link, rename or remove a key file:
+ * the file system refusing (no space, no directory, read-only, no permission
+ * to write there, an I/O error) is a storage failure like any other write;
+ * an existing file is LOYALTY_ERR_EXISTS; anything else concerns the key.
+ */
+static int key_write_code(int err)
+{
+    switch (err) {
+    case EEXIST:
+        return LOYALTY_ERR_EXISTS;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case EIO:
+    case EROFS:
+    case ENOENT:
+    case ENOTDIR:
+    case EACCES:
+    case EPERM:
+        return LOYALTY_ERR_STORAGE;
+    default:
+        return LOYALTY_ERR_KEY;
+    }
+}
+
 /* Writes a new key file (never replacing one) holding seed, mode 0600. */
 static int write_key_file(loyalty_ledger *l, const char *path, const unsigned char *seed)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(l, errno == EEXIST ? LOYALTY_ERR_EXISTS : LOYALTY_ERR_KEY,
-                    "cannot create key file %s: %s", path, strerror(errno));
+        return fail(l, key_write_code(errno), "cannot create key file %s: %s", path,
+                    strerror(errno));
     static const char header[] = "# loyalty Ed25519 secret key seed. Keep it private (mode 0600).\n";
     char *line = sodium_malloc(SEED_HEX + 2);
     int rc = LOYALTY_OK;
@@ -173,7 +199,8 @@ static int write_key_file(loyalty_ledger *l, const char *path, const unsigned ch
         line[SEED_HEX] = '\n';
         if (fchmod(fd, 0600) != 0 || write(fd, header, sizeof header - 1) != (ssize_t)(sizeof header - 1) ||
             write(fd, line, SEED_HEX + 1) != SEED_HEX + 1 || fsync(fd) != 0)
-            rc = fail(l, LOYALTY_ERR_KEY, "cannot write key file %s: %s", path, strerror(errno));
+            rc = fail(l, key_write_code(errno), "cannot write key file %s: %s", path,
+                      strerror(errno));
         sodium_free(line);
     }
     close(fd);
@@ -437,7 +464,8 @@ LOYALTY_API int loyalty_key_rotate(loyalty_ledger *l, char new_public_key_hex[65
      * rotation's "<key>.new" into place), so a "<key>.new" still here belongs to a
      * rotation that never committed: its key signed nothing and is dropped. */
     if (rc == LOYALTY_OK && access(pending, F_OK) == 0 && unlink(pending) != 0)
-        rc = fail(l, LOYALTY_ERR_KEY, "cannot remove the stale %s: %s", pending, strerror(errno));
+        rc = fail(l, key_write_code(errno), "cannot remove the stale %s: %s", pending,
+                  strerror(errno));
     if (rc == LOYALTY_OK && (rc = generate_key_file(l, pending, new_public_key)) == LOYALTY_OK)
         created = 1;
     if (rc == LOYALTY_OK)
@@ -446,8 +474,8 @@ LOYALTY_API int loyalty_key_rotate(loyalty_ledger *l, char new_public_key_hex[65
         if (link(l->key_path, archive) == 0)
             linked = 1;
         else if (errno != EEXIST || !archive_holds_key(l, archive))
-            rc = fail(l, errno == EEXIST ? LOYALTY_ERR_EXISTS : LOYALTY_ERR_KEY,
-                      "cannot keep the old key as %s: %s", archive, strerror(errno));
+            rc = fail(l, key_write_code(errno), "cannot keep the old key as %s: %s", archive,
+                      strerror(errno));
     }
     rc = write_end(l, rc);
     if (rc != LOYALTY_OK && l->poisoned) {
@@ -460,7 +488,7 @@ LOYALTY_API int loyalty_key_rotate(loyalty_ledger *l, char new_public_key_hex[65
         if (created)
             unlink(pending);
     } else if (rename(pending, l->key_path) != 0) {
-        rc = fail(l, LOYALTY_ERR_KEY, "rotation committed but %s could not replace %s: %s "
+        rc = fail(l, key_write_code(errno), "rotation committed but %s could not replace %s: %s "
                   "(it is moved into place on the next write)", pending, l->key_path,
                   strerror(errno));
     } else {

@@ -10,10 +10,8 @@
 # say why in one line, change nothing, and leave a ledger that verifies and
 # takes the same operation again, exactly once, when the limit is lifted.
 #
-# Known bug B6 (docs/TESTING.md): a key file that cannot be written for
-# want of space or a directory is reported as a key error (exit 6) rather
-# than a storage error (exit 1). Accepted here, with a note, until it is
-# fixed; LOYALTY_TEST_KNOWN_BUGS=1 insists on exit 1.
+# A key file that cannot be written for want of space or of a directory is a
+# storage failure (exit 1) like any other write (B6 in docs/TESTING.md, fixed).
 source "$(dirname "$0")/lib.bash"
 e2e_begin disk_limits
 
@@ -28,15 +26,6 @@ check_storage_failure() {
     check_equal "$1: exit status" 1 "$RC"
     check_error_line "$1"
     check_match "$1: the message says why" "$STORAGE_WORDS" "$ERR"
-}
-
-# check_key_storage_failure WHAT: as check_storage_failure, tolerating known bug B6.
-check_key_storage_failure() {
-    if [[ "$RC" == 6 && "${LOYALTY_TEST_KNOWN_BUGS:-0}" != 1 ]]; then
-        echo "note [$E2E_NAME]: $1: exit 6 for a storage failure of the key file (known bug B6)" >&2
-        RC=1
-    fi
-    check_storage_failure "$1"
 }
 
 # limited KB COMMAND...: runs COMMAND with files limited to KB kilobytes, SIGXFSZ ignored.
@@ -123,7 +112,7 @@ if mount -t tmpfs -o size=768k tmpfs "$small" 2>"$TMP/mount.err"; then
     # A rotation writes little (a key file and two small rows): take the last free block too.
     dd if=/dev/zero of="$small/filler-rest" bs=1k 2>/dev/null
     run loyalty key rotate
-    check_key_storage_failure "a key rotation on a full disk"
+    check_storage_failure "a key rotation on a full disk"
     rm -f "$small/filler-rest" # back to a few free blocks: SQLite needs them to open at all
     check_equal "nothing was applied on the full disk" "$before" "$(fingerprint m-1)"
     expect_exit 0 "reading works on a full disk" loyalty --json balance m-1
@@ -217,7 +206,7 @@ check_error_line "a missing parent directory"
 check_contains "it says so" "No such file or directory" "$ERR"
 expect_exit 3 "award under a missing directory" loyalty_bare --db "$TMP/missing/l.db" award m-1 --ref m --points 1
 run loyalty_bare --db "$TMP/missing/l.db" init
-check_key_storage_failure "init under a missing directory"
+check_storage_failure "init under a missing directory"
 check_true "the directory is not created" test ! -e "$TMP/missing"
 
 e2e_end

@@ -129,7 +129,9 @@ static void test_create_with_unusable_key_path(void **state)
     path_in(fx, fx->key_path, "missing-dir/ledger.key");
     loyalty_open_options options = {
         .db_path = fx->db_path, .key_path = fx->key_path, .actor = ACTOR, .now_us = T0_US};
-    assert_int_equal(loyalty_create(&fx->ledger, &options, NULL), LOYALTY_ERR_KEY);
+    /* The file system refuses the key file: a storage failure, as for any write. */
+    assert_int_equal(loyalty_create(&fx->ledger, &options, NULL), LOYALTY_ERR_STORAGE);
+    assert_errmsg_mentions(fx->ledger, "No such file or directory");
     assert_false(path_exists(fx->db_path));
 }
 
