@@ -105,5 +105,15 @@ int fail_db(loyalty_ledger *l, const char *what)
     int rc = rc_from_sqlite(code);
     if (rc == LOYALTY_OK)
         rc = LOYALTY_ERR_STORAGE;
-    return fail(l, rc, "%s: %s", what, l->db ? sqlite3_errmsg(l->db) : "no database");
+    if (l->db == NULL)
+        return fail(l, rc, "%s: no database", what);
+    /* For a failure of the file system, say what the operating system said (SQLite's
+     * "disk I/O error" alone does not tell a full disk from a file size limit). */
+    int primary = code & 0xff;
+    int system_errno = sqlite3_system_errno(l->db);
+    if ((primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_FULL ||
+         primary == SQLITE_READONLY) &&
+        system_errno != 0)
+        return fail(l, rc, "%s: %s (%s)", what, sqlite3_errmsg(l->db), strerror(system_errno));
+    return fail(l, rc, "%s: %s", what, sqlite3_errmsg(l->db));
 }
