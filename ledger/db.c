@@ -98,14 +98,23 @@ int db_configure(loyalty_ledger *l)
 {
     sqlite3_busy_handler(l->db, busy_wait, l);
     sqlite3_extended_result_codes(l->db, 1);
-    /* 32 MiB of page cache keeps the interior pages of large indexes in memory. The
+    /* Up to 128 MiB of page cache (filled only as pages are read): at 2M entries a
+     * balance look-up touches four random index and table pages, and reading them
+     * from the operating system's cache instead costs a system call and a WAL look-up
+     * each. Measured on the 2M bench ledger (300 000 random look-ups in one process):
+     * 32 MiB 53 000/s, 128 MiB 103 000/s, 256 MiB 103 000/s. verify, which reads
+     * every page once, keeps to LIMIT_VERIFY_CACHE_KIB. The
      * WAL is checkpointed by checkpointer.c, every 10 000 pages (40 MiB) rather than
      * SQLite's 1000: a batch dirties many of the member and index pages the batches
      * before it did, and each is then copied into the database once per checkpoint
      * rather than once per batch. The WAL file left behind is truncated to 64 MiB. */
     checkpointer_attach(l);
-    return db_exec(l, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;"
-                      " PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864;");
+    char sql[192];
+    snprintf(sql, sizeof sql,
+             "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d;"
+             " PRAGMA journal_size_limit = 67108864;",
+             LIMIT_CACHE_KIB);
+    return db_exec(l, sql);
 }
 
 static int64_t pragma_integer(loyalty_ledger *l, const char *sql, int *rc)

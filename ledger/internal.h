@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "loyalty.h"
 #include "ledger_limits.h"
@@ -250,7 +251,7 @@ typedef struct lot_sums {
     int64_t next_expiry_us;     /* the earliest expiry still ahead, 0 when none */
     int64_t next_expiry_points; /* the points that expire then */
 } lot_sums;
-int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums);
+int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums, int64_t *held);
 int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t points,
                 int64_t available_us, int64_t expires_us);
 int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t prefer_tx,
@@ -314,7 +315,6 @@ int hold_apply(loyalty_ledger *l, const loyalty_hold_request *request, loyalty_h
 int capture_apply(loyalty_ledger *l, const char *ref, int64_t points, loyalty_hold_info *result);
 int release_apply(loyalty_ledger *l, const char *ref, loyalty_hold_info *result);
 int hold_lapse_apply(loyalty_ledger *l, const char *ref);
-int holds_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *held);
 int expire_member_apply(loyalty_ledger *l, const char *external_id, int64_t *expired);
 int status_apply(loyalty_ledger *l, const char *action, const char *member, const char *reason,
                  int *replayed, int64_t *forfeited);
@@ -401,6 +401,14 @@ int signer_finish(batch_signer *s, loyalty_ledger *l, int write);
 int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report);
 
 /* Checked arithmetic: return 0 on success, 1 on overflow. */
+/* Copies text into out (size bytes), truncating like snprintf("%s") without its cost. */
+static inline void text_copy(char *out, size_t size, const char *text)
+{
+    size_t n = text ? strnlen(text, size - 1) : 0;
+    memcpy(out, text ? text : "", n);
+    out[n] = '\0';
+}
+
 static inline int add_i64(int64_t a, int64_t b, int64_t *out) { return __builtin_add_overflow(a, b, out); }
 static inline int sub_i64(int64_t a, int64_t b, int64_t *out) { return __builtin_sub_overflow(a, b, out); }
 

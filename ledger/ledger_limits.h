@@ -70,6 +70,11 @@
 #define LIMIT_CHECKPOINT_PAGES 10000
 #define LIMIT_CHECKPOINT_INLINE_FACTOR 4
 
+/* Page cache per handle, and while verify runs (a sequential read: a larger cache
+ * would only make its memory grow with the ledger), in KiB. */
+#define LIMIT_CACHE_KIB 131072
+#define LIMIT_VERIFY_CACHE_KIB 32768
+
 /* Prepared statements cached per handle. */
 #define LIMIT_STATEMENT_CACHE 128
 

@@ -10,36 +10,58 @@
 
 #include "internal.h"
 
-/* One pass over the member's open lots, in expiry order (no expiry first). */
-int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums)
+/*
+ * One pass over the member's open lots: the available, pending and expired
+ * points and the next expiry. With held (member_info), the same statement
+ * also sums the member's open holds, so a balance look-up reads both at once.
+ */
+int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums, int64_t *held)
 {
-    static const char sql[] = "SELECT available_us, expires_us, remaining FROM lots"
-                              " WHERE member_id = ?1 AND remaining > 0 ORDER BY expires_us";
+    static const char lots_sql[] = "SELECT 0, available_us, expires_us, remaining FROM lots"
+                                   " WHERE member_id = ?1 AND remaining > 0";
+    static const char with_holds_sql[] =
+        "SELECT 0, available_us, expires_us, remaining FROM lots"
+        " WHERE member_id = ?1 AND remaining > 0"
+        " UNION ALL SELECT 1, 0, NULL, points FROM holds"
+        " WHERE member_id = ?1 AND status = 'open' AND expires_us > ?2";
     memset(sums, 0, sizeof *sums);
-    sqlite3_stmt *st = stmt(l, sql);
+    int64_t held_sum = 0;
+    sqlite3_stmt *st = stmt(l, held ? with_holds_sql : lots_sql);
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, member_id);
+    if (held)
+        sqlite3_bind_int64(st, 2, now_us);
     int step, overflow = 0, have_next = 0;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t available_us = sqlite3_column_int64(st, 0);
-        int expires = sqlite3_column_type(st, 1) != SQLITE_NULL;
-        int64_t expires_us = sqlite3_column_int64(st, 1);
-        int64_t remaining = sqlite3_column_int64(st, 2);
+        int64_t available_us = sqlite3_column_int64(st, 1);
+        int expires = sqlite3_column_type(st, 2) != SQLITE_NULL;
+        int64_t expires_us = sqlite3_column_int64(st, 2);
+        int64_t points = sqlite3_column_int64(st, 3);
+        if (sqlite3_column_int(st, 0) == 1) {
+            overflow |= add_i64(held_sum, points, &held_sum);
+            continue;
+        }
         int64_t *bucket = expires && expires_us <= now_us ? &sums->expired
                           : available_us > now_us          ? &sums->pending
                                                            : &sums->available;
-        overflow |= add_i64(*bucket, remaining, bucket);
-        if (expires && expires_us > now_us && (!have_next || sums->next_expiry_us == expires_us)) {
+        overflow |= add_i64(*bucket, points, bucket);
+        if (!expires || expires_us <= now_us)
+            continue;
+        if (!have_next || expires_us < sums->next_expiry_us) {
             have_next = 1;
             sums->next_expiry_us = expires_us;
-            overflow |= add_i64(sums->next_expiry_points, remaining, &sums->next_expiry_points);
+            sums->next_expiry_points = points;
+        } else if (expires_us == sums->next_expiry_us) {
+            overflow |= add_i64(sums->next_expiry_points, points, &sums->next_expiry_points);
         }
     }
     int rc = step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "summing lots");
     sqlite3_reset(st);
     if (rc == LOYALTY_OK && overflow)
         rc = fail(l, LOYALTY_ERR_INTERNAL, "the lots of member %lld overflow", (long long)member_id);
+    if (rc == LOYALTY_OK && held)
+        *held = held_sum;
     return rc;
 }
 

@@ -13,8 +13,7 @@
 
 static void copy_column(char *out, size_t size, sqlite3_stmt *st, int column)
 {
-    const unsigned char *text = sqlite3_column_text(st, column);
-    snprintf(out, size, "%s", text ? (const char *)text : "");
+    text_copy(out, size, (const char *)sqlite3_column_text(st, column));
 }
 
 static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, const char *what)
@@ -118,18 +117,16 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
     int64_t held = 0;
     memset(info, 0, sizeof *info);
     program_rules rules;
-    int rc = lots_sum(l, row->id, now_us, &sums);
-    if (rc == LOYALTY_OK)
-        rc = holds_sum(l, row->id, now_us, &held);
+    int rc = lots_sum(l, row->id, now_us, &sums, &held);
     if (rc == LOYALTY_OK)
         rc = program_current(l, &rules);
     if (rc == LOYALTY_OK && rules.tier_count > 0)
         rc = tier_qualifying(l, row->id, now_us, rules.tier_window_days, &info->qualifying);
     if (rc != LOYALTY_OK)
         return rc;
-    snprintf(info->member, sizeof info->member, "%s", row->external_id);
-    snprintf(info->status, sizeof info->status, "%s", row->status);
-    snprintf(info->tier, sizeof info->tier, "%s", row->tier);
+    text_copy(info->member, sizeof info->member, row->external_id);
+    text_copy(info->status, sizeof info->status, row->status);
+    text_copy(info->tier, sizeof info->tier, row->tier);
     info->balance = row->balance;
     info->pending = sums.pending;
     info->held = held;

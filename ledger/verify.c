@@ -383,6 +383,10 @@ LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key
     }
     if (rc == LOYALTY_OK && checkpoint_text && parse_checkpoint(checkpoint_text, &v->cp) != 0)
         rc = fail(l, LOYALTY_ERR_INVALID, "the checkpoint is malformed (see docs/AUDIT_FORMAT.md)");
+    char cache_sql[64];
+    snprintf(cache_sql, sizeof cache_sql, "PRAGMA cache_size = -%d", LIMIT_VERIFY_CACHE_KIB);
+    if (rc == LOYALTY_OK)
+        rc = db_exec(l, cache_sql);
     if (rc == LOYALTY_OK)
         rc = check_file(v);
     if (rc == LOYALTY_OK)
@@ -398,6 +402,9 @@ LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key
         snprintf(report->reason, sizeof report->reason, "%.255s", l->errmsg);
     report->ok = rc == LOYALTY_OK;
     read_end(l);
+    snprintf(cache_sql, sizeof cache_sql, "PRAGMA cache_size = -%d", LIMIT_CACHE_KIB);
+    if (l != NULL && l->db != NULL) /* back to the handle's own size */
+        sqlite3_exec(l->db, cache_sql, NULL, NULL, NULL);
     scratch_close(v);
     free(v);
     return rc;
