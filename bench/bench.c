@@ -1113,7 +1113,7 @@ static void fig_raw_spawn(const config *c)
 /*
  * loyalty_verify in a child process (this program re-executed with
  * --child-verify, so that the parent's memory is not counted): the rate of
- * audit entries per second and the child's peak RSS from wait4().
+ * audit entries per second and the child's peak RSS (its VmHWM after exec).
  */
 static void fig_verify(const char *db, const char *label, long cores, figure **rss_out)
 {
@@ -1147,10 +1147,10 @@ static void fig_verify(const char *db, const char *label, long cores, figure **r
     if (wait4(pid, &status, 0, &ru) != pid)
         die("wait: %s", strerror(errno));
     int rc = -1, consumed = 0;
-    long long entries = 0;
+    long long entries = 0, peak_kib = 0;
     double seconds = 0;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-        sscanf(text, "%d %lld %lf %n", &rc, &entries, &seconds, &consumed) != 3)
+        sscanf(text, "%d %lld %lf %lld %n", &rc, &entries, &seconds, &peak_kib, &consumed) != 4)
         die("verify child failed (status %d): %s", status, text);
     figure *rate = add_figure("entries/s", rc == LOYALTY_OK ? (double)entries / seconds : 0,
                               "verify.rate@%s", label);
@@ -1164,10 +1164,28 @@ static void fig_verify(const char *db, const char *label, long cores, figure **r
     } else {
         snprintf(rate->note, sizeof rate->note, "%lld audit entries in %.2f s", entries, seconds);
     }
-    *rss_out = add_figure("MiB", (double)ru.ru_maxrss / 1024.0, "verify.peak_rss@%s", label);
+    /* The child's own high-water mark after exec: ru_maxrss would also count the
+     * parent's pages the child shared between fork and exec. */
+    (void)ru;
+    *rss_out = add_figure("MiB", (double)peak_kib / 1024.0, "verify.peak_rss@%s", label);
 }
 
-/* The child side of fig_verify: prints "rc entries seconds reason". */
+/* This process's peak resident set (VmHWM) in KiB, 0 when unknown. */
+static long long peak_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    long long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* The child side of fig_verify: prints "rc entries seconds peak_kib reason". */
 static int child_verify(const char *db)
 {
     loyalty_ledger *l = ledger_open(db, 0);
@@ -1176,7 +1194,8 @@ static int child_verify(const char *db)
     double t0 = now_s();
     int rc = loyalty_verify(l, NULL, NULL, &report);
     double t = now_s() - t0;
-    printf("%d %lld %.6f %s: %s\n", rc, (long long)report.entries, t, loyalty_result_name(rc),
+    printf("%d %lld %.6f %lld %s: %s\n", rc, (long long)report.entries, t, peak_rss_kib(),
+           loyalty_result_name(rc),
            rc == LOYALTY_OK ? "ok" : report.reason[0] ? report.reason : loyalty_errmsg(l));
     loyalty_close(l);
     return 0;
