@@ -70,10 +70,11 @@
 #define LIMIT_CHECKPOINT_PAGES 10000
 #define LIMIT_CHECKPOINT_INLINE_FACTOR 4
 
-/* Page cache per handle, and while verify runs (a sequential read: a larger cache
- * would only make its memory grow with the ledger), in KiB. */
+/* Page cache per handle, and while verify runs, in KiB. verify reads every page
+ * about once; on the 2M bench ledger (3.3M entries) it took 250 s with 4 MiB,
+ * 179 s with 8 MiB and 179 s with 32 MiB, peaking at 11, 16 and 42 MiB. */
 #define LIMIT_CACHE_KIB 131072
-#define LIMIT_VERIFY_CACHE_KIB 32768
+#define LIMIT_VERIFY_CACHE_KIB 8192
 
 /* Prepared statements cached per handle. */
 #define LIMIT_STATEMENT_CACHE 128
