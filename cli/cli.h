@@ -90,6 +90,8 @@ int cli_parse_number(cli_context *cli, const char *name, const char *text, cli_n
 int cli_resolve_environment(cli_context *cli);
 int cli_parse_time(const char *text, int64_t *out_us);
 int cli_open_ledger(cli_context *cli, loyalty_ledger **out);
+int cli_parse_open(cli_context *cli, int argc, char **argv, const char *usage,
+                   const cli_option *options, loyalty_ledger **out);
 int cli_create_ledger(cli_context *cli, const char *program_json, loyalty_ledger **out);
 
 /* --- input.c ------------------------------------------------------------- */
@@ -118,6 +120,9 @@ typedef struct cli_list {
     int failed;
 } cli_list;
 int cli_list_append(cli_list *list, json_t *item, int failed);
+int cli_print_listing(cli_context *cli, loyalty_ledger *ledger, int rc, cli_list *list,
+                      json_t *record, int record_failed, const char *list_key,
+                      const char *const *columns);
 int cli_print_json(cli_context *cli, json_t *value);
 int cli_finish_output(cli_context *cli, int exit_code);
 

@@ -90,11 +90,8 @@ int cli_run_member_add(cli_context *cli, int argc, char **argv)
 {
     const char *member = NULL;
     const cli_option options[] = {{"ID", &member, 1}, {NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, member_add_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, member_add_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     loyalty_member_info info;

@@ -82,11 +82,8 @@ int cli_run_operator_add(cli_context *cli, int argc, char **argv)
 {
     const char *name = NULL, *role = NULL;
     const cli_option options[] = {{"NAME", &name, 1}, {"--role", &role, 1}, {NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, operator_add_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, operator_add_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     int replayed = 0;
@@ -114,27 +111,16 @@ static int collect_operator(void *context, const loyalty_operator_info *operator
 int cli_run_operator_list(cli_context *cli, int argc, char **argv)
 {
     const cli_option options[] = {{NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, operator_list_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, operator_list_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     cli_list list = {.items = json_array(), .failed = 0};
     int rc = list.items == NULL ? LOYALTY_ERR_NOMEM
                                 : loyalty_operators(ledger, collect_operator, &list);
-    if (rc != LOYALTY_OK) {
-        exit_code = cli_fail(cli, ledger, rc);
-        json_decref(list.items);
-    } else {
-        static const char *const columns[] = {"name", "role", "status", "created", "created_by",
+    static const char *const columns[] = {"name", "role", "status", "created", "created_by",
                                               NULL};
-        json_t *record = json_object();
-        int failed = list.failed;
-        failed |= json_object_set_new(record, "operators", list.items);
-        exit_code = cli_print_list(cli, record, "operators", columns, failed);
-    }
+    exit_code = cli_print_listing(cli, ledger, rc, &list, NULL, 0, "operators", columns);
     loyalty_close(ledger);
     return exit_code;
 }
@@ -143,11 +129,8 @@ int cli_run_operator_disable(cli_context *cli, int argc, char **argv)
 {
     const char *name = NULL;
     const cli_option options[] = {{"NAME", &name, 1}, {NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, operator_disable_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, operator_disable_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     int replayed = 0;
@@ -181,29 +164,18 @@ int cli_run_approvals(cli_context *cli, int argc, char **argv)
 {
     const char *all = NULL;
     const cli_option options[] = {{"--all", &all, CLI_FLAG}, {NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, approvals_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, approvals_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     cli_list list = {.items = json_array(), .failed = 0};
     int rc = list.items == NULL
                  ? LOYALTY_ERR_NOMEM
                  : loyalty_approvals(ledger, all != NULL, collect_approval, &list);
-    if (rc != LOYALTY_OK) {
-        exit_code = cli_fail(cli, ledger, rc);
-        json_decref(list.items);
-    } else {
-        static const char *const columns[] = {"id",     "member",       "ref",       "points",
+    static const char *const columns[] = {"id",     "member",       "ref",       "points",
                                               "reason", "status",       "requested", "requested_by",
                                               "decided_by", "note",     NULL};
-        json_t *record = json_object();
-        int failed = list.failed;
-        failed |= json_object_set_new(record, "approvals", list.items);
-        exit_code = cli_print_list(cli, record, "approvals", columns, failed);
-    }
+    exit_code = cli_print_listing(cli, ledger, rc, &list, NULL, 0, "approvals", columns);
     loyalty_close(ledger);
     return exit_code;
 }

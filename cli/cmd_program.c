@@ -138,11 +138,8 @@ static int print_program(cli_context *cli, const char *text)
 int cli_run_program_show(cli_context *cli, int argc, char **argv)
 {
     const cli_option options[] = {{NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, program_show_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, program_show_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     char *text = NULL;

@@ -215,11 +215,8 @@ int cli_run_history(cli_context *cli, int argc, char **argv)
 int cli_run_stats(cli_context *cli, int argc, char **argv)
 {
     const cli_option options[] = {{NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, stats_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, stats_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     loyalty_stats stats;

@@ -96,37 +96,20 @@ static int collect_tier(void *context, const loyalty_tier_info *tier)
     return cli_list_append(context, item, failed);
 }
 
-/* Opens the ledger for a command that takes no arguments. */
-static int open_plain(cli_context *cli, int argc, char **argv, const char *usage,
-                      loyalty_ledger **ledger)
-{
-    const cli_option options[] = {{NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
-    return cli_open_ledger(cli, ledger);
-}
+/* The options of a command that takes no arguments. */
+static const cli_option no_options[] = {{NULL, NULL, 0}};
 
 int cli_run_tiers(cli_context *cli, int argc, char **argv)
 {
     loyalty_ledger *ledger = NULL;
-    int exit_code = open_plain(cli, argc, argv, tiers_usage, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, tiers_usage, no_options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     cli_list list = {.items = json_array(), .failed = 0};
     int rc = list.items == NULL ? LOYALTY_ERR_NOMEM : loyalty_tiers(ledger, collect_tier, &list);
-    if (rc != LOYALTY_OK) {
-        exit_code = cli_fail(cli, ledger, rc);
-        json_decref(list.items);
-    } else {
-        static const char *const columns[] = {
-            "code", "name", "position", "threshold", "multiplier_permille", "benefits", "members",
-            NULL};
-        json_t *record = json_object();
-        int failed = list.failed;
-        failed |= json_object_set_new(record, "tiers", list.items);
-        exit_code = cli_print_list(cli, record, "tiers", columns, failed);
-    }
+    static const char *const columns[] = {
+        "code", "name", "position", "threshold", "multiplier_permille", "benefits", "members", NULL};
+    exit_code = cli_print_listing(cli, ledger, rc, &list, NULL, 0, "tiers", columns);
     loyalty_close(ledger);
     return exit_code;
 }
@@ -137,11 +120,8 @@ int cli_run_tier_set(cli_context *cli, int argc, char **argv)
     const cli_option options[] = {
         {"ID", &member, 1}, {"CODE", &tier, 1}, {"--reason", &reason, 1}, {NULL, NULL, 0},
     };
-    int exit_code = cli_parse(cli, argc, argv, tier_set_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, tier_set_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     loyalty_member_info info;
@@ -177,28 +157,18 @@ int cli_run_tier_history(cli_context *cli, int argc, char **argv)
 {
     const char *member = NULL;
     const cli_option options[] = {{"ID", &member, 1}, {NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, tier_history_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, tier_history_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     cli_list list = {.items = json_array(), .failed = 0};
     int rc = list.items == NULL ? LOYALTY_ERR_NOMEM
                                 : loyalty_tier_history(ledger, member, collect_change, &list);
-    if (rc != LOYALTY_OK) {
-        exit_code = cli_fail(cli, ledger, rc);
-        json_decref(list.items);
-    } else {
-        static const char *const columns[] = {"ts",    "from",      "to",     "cause", "qualifying",
-                                              "actor", "audit_seq", "reason", NULL};
-        json_t *record = json_object();
-        int failed = list.failed;
-        failed |= json_object_set_new(record, "member", json_string(member));
-        failed |= json_object_set_new(record, "changes", list.items);
-        exit_code = cli_print_list(cli, record, "changes", columns, failed);
-    }
+    static const char *const columns[] = {"ts",    "from",      "to",     "cause", "qualifying",
+                                          "actor", "audit_seq", "reason", NULL};
+    json_t *record = json_object();
+    int failed = json_object_set_new(record, "member", json_string(member));
+    exit_code = cli_print_listing(cli, ledger, rc, &list, record, failed, "changes", columns);
     loyalty_close(ledger);
     return exit_code;
 }
@@ -206,7 +176,7 @@ int cli_run_tier_history(cli_context *cli, int argc, char **argv)
 int cli_run_tier_evaluate(cli_context *cli, int argc, char **argv)
 {
     loyalty_ledger *ledger = NULL;
-    int exit_code = open_plain(cli, argc, argv, tier_evaluate_usage, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, tier_evaluate_usage, no_options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     loyalty_evaluate_result result;
@@ -256,11 +226,8 @@ int cli_run_benefits(cli_context *cli, int argc, char **argv)
 {
     const char *member = NULL;
     const cli_option options[] = {{"ID", &member, 1}, {NULL, NULL, 0}};
-    int exit_code = cli_parse(cli, argc, argv, benefits_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, benefits_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     loyalty_member_info info;
@@ -268,19 +235,16 @@ int cli_run_benefits(cli_context *cli, int argc, char **argv)
     int rc = list.items == NULL ? LOYALTY_ERR_NOMEM : loyalty_member_get(ledger, member, &info);
     if (rc == LOYALTY_OK)
         rc = loyalty_benefits(ledger, member, collect_benefit, &list);
-    if (rc != LOYALTY_OK) {
-        exit_code = cli_fail(cli, ledger, rc);
-        json_decref(list.items);
-    } else {
-        static const char *const columns[] = {"code", "name", "limit", "period", "used",
-                                              "remaining", "period_start", "period_end", NULL};
-        json_t *record = json_object();
-        int failed = list.failed;
+    static const char *const columns[] = {"code", "name", "limit", "period", "used",
+                                          "remaining", "period_start", "period_end", NULL};
+    json_t *record = NULL;
+    int failed = 0;
+    if (rc == LOYALTY_OK) { /* info is filled */
+        record = json_object();
         failed |= json_object_set_new(record, "member", json_string(info.member));
         failed |= json_object_set_new(record, "tier", cli_optional_string(info.tier));
-        failed |= json_object_set_new(record, "benefits", list.items);
-        exit_code = cli_print_list(cli, record, "benefits", columns, failed);
     }
+    exit_code = cli_print_listing(cli, ledger, rc, &list, record, failed, "benefits", columns);
     loyalty_close(ledger);
     return exit_code;
 }
@@ -310,11 +274,8 @@ int cli_run_benefit_claim(cli_context *cli, int argc, char **argv)
     const cli_option options[] = {
         {"ID", &member, 1}, {"CODE", &benefit, 1}, {"--ref", &ref, 1}, {NULL, NULL, 0},
     };
-    int exit_code = cli_parse(cli, argc, argv, benefit_claim_usage, options);
-    if (exit_code != CLI_CONTINUE)
-        return exit_code;
     loyalty_ledger *ledger = NULL;
-    exit_code = cli_open_ledger(cli, &ledger);
+    int exit_code = cli_parse_open(cli, argc, argv, benefit_claim_usage, options, &ledger);
     if (exit_code != CLI_CONTINUE)
         return exit_code;
     loyalty_claim_request request = {.member = member, .benefit = benefit, .ref = ref};

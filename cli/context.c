@@ -155,12 +155,9 @@ static loyalty_open_options open_options(const cli_context *cli)
     return options;
 }
 
-/* Opens the ledger; returns CLI_CONTINUE, or an exit code after printing the error. */
-int cli_open_ledger(cli_context *cli, loyalty_ledger **out)
+/* Hands out the handle loyalty_open/create gave, or reports rc and closes it. */
+static int opened(cli_context *cli, int rc, loyalty_ledger *ledger, loyalty_ledger **out)
 {
-    loyalty_open_options options = open_options(cli);
-    loyalty_ledger *ledger = NULL;
-    int rc = loyalty_open(&ledger, &options);
     *out = NULL;
     if (rc != LOYALTY_OK) {
         int exit_code = cli_fail(cli, ledger, rc);
@@ -171,18 +168,29 @@ int cli_open_ledger(cli_context *cli, loyalty_ledger **out)
     return CLI_CONTINUE;
 }
 
+/* Opens the ledger; returns CLI_CONTINUE, or an exit code after printing the error. */
+int cli_open_ledger(cli_context *cli, loyalty_ledger **out)
+{
+    loyalty_open_options options = open_options(cli);
+    loyalty_ledger *ledger = NULL;
+    int rc = loyalty_open(&ledger, &options);
+    return opened(cli, rc, ledger, out);
+}
+
+/* Parses the command's arguments, then opens the ledger; as cli_open_ledger. */
+int cli_parse_open(cli_context *cli, int argc, char **argv, const char *usage,
+                   const cli_option *options, loyalty_ledger **out)
+{
+    *out = NULL;
+    int exit_code = cli_parse(cli, argc, argv, usage, options);
+    return exit_code == CLI_CONTINUE ? cli_open_ledger(cli, out) : exit_code;
+}
+
 /* Creates the ledger (program_json NULL: the default program); as cli_open_ledger. */
 int cli_create_ledger(cli_context *cli, const char *program_json, loyalty_ledger **out)
 {
     loyalty_open_options options = open_options(cli);
     loyalty_ledger *ledger = NULL;
     int rc = loyalty_create(&ledger, &options, program_json);
-    *out = NULL;
-    if (rc != LOYALTY_OK) {
-        int exit_code = cli_fail(cli, ledger, rc);
-        loyalty_close(ledger);
-        return exit_code;
-    }
-    *out = ledger;
-    return CLI_CONTINUE;
+    return opened(cli, rc, ledger, out);
 }

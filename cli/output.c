@@ -365,6 +365,28 @@ int cli_print_list(cli_context *cli, json_t *record, const char *list_key,
 }
 
 /*
+ * Ends a listing command: when rc is not LOYALTY_OK reports it and drops the
+ * items and the record; otherwise puts the items under list_key in record (a
+ * new object when NULL; record_failed: building it ran out of memory) and
+ * prints it as cli_print_list does.
+ */
+int cli_print_listing(cli_context *cli, loyalty_ledger *ledger, int rc, cli_list *list,
+                      json_t *record, int record_failed, const char *list_key,
+                      const char *const *columns)
+{
+    if (rc != LOYALTY_OK) {
+        json_decref(list->items);
+        json_decref(record);
+        return cli_fail(cli, ledger, rc);
+    }
+    if (record == NULL)
+        record = json_object();
+    int failed = record_failed | list->failed;
+    failed |= json_object_set_new(record, list_key, list->items);
+    return cli_print_list(cli, record, list_key, columns, failed);
+}
+
+/*
  * Prints a result object (JSON with --json, aligned text otherwise) and
  * releases it. build_failed is non-zero when building it ran out of memory.
  */

@@ -146,7 +146,7 @@ int audit_insert_row(loyalty_ledger *l, const audit_row *row)
 static int check_replayed(loyalty_ledger *l, const char *action, const char *payload,
                           const unsigned char hash[HASH_BYTES])
 {
-    const audit_source *src = l->replay;
+    const audit_row *src = l->replay;
     if (src->seq != l->next_seq)
         return fail(l, LOYALTY_ERR_VERIFY, "entry %lld: replay reached seq %lld",
                     (long long)src->seq, (long long)l->next_seq);

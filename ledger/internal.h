@@ -38,18 +38,19 @@ extern const int loyalty_migration_count;
 /* SQLite application_id marking a loyalty ledger ("LOY1"). */
 #define LEDGER_APPLICATION_ID 0x4C4F5931
 
-/* One signed entry of another chain, re-executed in replay mode. */
-typedef struct audit_source {
+/* One audit table row as stored: what a write appends, and what verify reads back
+ * and re-executes in replay mode. The strings are borrowed. */
+typedef struct audit_row {
     int64_t seq;
     int64_t ts_us;
     const char *actor;
     const char *action;
     const char *payload;
-    const unsigned char *prev_hash; /* HASH_BYTES */
-    const unsigned char *hash;      /* HASH_BYTES */
-    const unsigned char *sig;       /* crypto_sign_BYTES */
     const char *key_id;
-} audit_source;
+    unsigned char prev_hash[HASH_BYTES];
+    unsigned char hash[HASH_BYTES];
+    unsigned char sig[crypto_sign_BYTES];
+} audit_row;
 
 /* The program in force, as the rules need it. */
 typedef struct program_rules {
@@ -130,7 +131,7 @@ struct loyalty_ledger {
     int64_t busy_since_ms; /* when the current wait for the lock began */
 
     /* Replay mode (verify): entries come from another chain. */
-    const audit_source *replay;
+    const audit_row *replay;
 };
 
 /* --- errors.c ------------------------------------------------------------ */
@@ -181,18 +182,6 @@ int key_rotation_apply(loyalty_ledger *l, const unsigned char new_public_key[cry
 
 /* --- audit.c ------------------------------------------------------------- */
 int audit_append(loyalty_ledger *l, const char *action, json_t *payload);
-/* One audit table row as stored. */
-typedef struct audit_row {
-    int64_t seq;
-    int64_t ts_us;
-    const char *actor;
-    const char *action;
-    const char *payload;
-    const char *key_id;
-    unsigned char prev_hash[HASH_BYTES];
-    unsigned char hash[HASH_BYTES];
-    unsigned char sig[crypto_sign_BYTES];
-} audit_row;
 int audit_insert_row(loyalty_ledger *l, const audit_row *row);
 void audit_entry_hash(unsigned char out[HASH_BYTES], int64_t seq, int64_t ts_us,
                       const char *actor, const char *action, const char *payload,
@@ -374,7 +363,7 @@ int approve_apply(loyalty_ledger *l, int64_t approval, loyalty_posting *result);
 int reject_apply(loyalty_ledger *l, int64_t approval, const char *reason);
 
 /* --- replay.c ------------------------------------------------------------ */
-int replay_entry(loyalty_ledger *l, const audit_source *source);
+int replay_entry(loyalty_ledger *l, const audit_row *source);
 
 /* --- sigpool.c ----------------------------------------------------------- */
 typedef struct verify_pool verify_pool;

@@ -191,7 +191,7 @@ static int dispatch(loyalty_ledger *l, const char *action, json_t *payload)
  * says why; the code is LOYALTY_ERR_VERIFY for anything the entry itself
  * causes, or a storage/memory code.
  */
-int replay_entry(loyalty_ledger *l, const audit_source *source)
+int replay_entry(loyalty_ledger *l, const audit_row *source)
 {
     json_error_t error;
     int out_of_memory;

@@ -168,7 +168,7 @@ static void scratch_close(verifier *v)
 /* --- the chain ----------------------------------------------------------- */
 
 /* Follows genesis and rotations: the key in force after this entry. */
-static int take_key(verifier *v, const audit_source *e)
+static int take_key(verifier *v, const audit_row *e)
 {
     if (strcmp(e->action, "genesis") != 0 && strcmp(e->action, "key_rotate") != 0)
         return LOYALTY_OK;
@@ -186,7 +186,7 @@ static int take_key(verifier *v, const audit_source *e)
     return LOYALTY_OK;
 }
 
-static int check_link_and_signature(verifier *v, const audit_source *e, int64_t expected_seq,
+static int check_link_and_signature(verifier *v, const audit_row *e, int64_t expected_seq,
                                     size_t payload_length)
 {
     char reason[160];
@@ -224,7 +224,7 @@ static int check_link_and_signature(verifier *v, const audit_source *e, int64_t 
     return e->seq == 1 ? LOYALTY_OK : take_key(v, e);
 }
 
-static int check_checkpoint_at(verifier *v, const audit_source *e)
+static int check_checkpoint_at(verifier *v, const audit_row *e)
 {
     if (!v->cp.present || v->cp.seq != e->seq)
         return LOYALTY_OK;
@@ -238,8 +238,8 @@ static int check_checkpoint_at(verifier *v, const audit_source *e)
     return LOYALTY_OK;
 }
 
-/* Fills an audit_source from the current row; returns the payload length or -1. */
-static long read_entry(sqlite3_stmt *st, audit_source *e)
+/* Fills an audit_row from the current row; returns the payload length or -1. */
+static long read_entry(sqlite3_stmt *st, audit_row *e)
 {
     e->seq = sqlite3_column_int64(st, 0);
     e->ts_us = sqlite3_column_int64(st, 1);
@@ -247,21 +247,24 @@ static long read_entry(sqlite3_stmt *st, audit_source *e)
     e->action = (const char *)sqlite3_column_text(st, 3);
     e->payload = (const char *)sqlite3_column_text(st, 4);
     long payload_length = sqlite3_column_bytes(st, 4);
-    e->prev_hash = sqlite3_column_blob(st, 5);
-    e->hash = sqlite3_column_blob(st, 6);
+    const void *prev_hash = sqlite3_column_blob(st, 5);
+    const void *hash = sqlite3_column_blob(st, 6);
     e->key_id = (const char *)sqlite3_column_text(st, 7);
-    e->sig = sqlite3_column_blob(st, 8);
-    if (!e->actor || !e->action || !e->payload || !e->key_id || !e->prev_hash || !e->hash ||
-        !e->sig || sqlite3_column_bytes(st, 5) != HASH_BYTES ||
-        sqlite3_column_bytes(st, 6) != HASH_BYTES || sqlite3_column_bytes(st, 8) != crypto_sign_BYTES ||
+    const void *sig = sqlite3_column_blob(st, 8);
+    if (!e->actor || !e->action || !e->payload || !e->key_id || !prev_hash || !hash || !sig ||
+        sqlite3_column_bytes(st, 5) != HASH_BYTES || sqlite3_column_bytes(st, 6) != HASH_BYTES ||
+        sqlite3_column_bytes(st, 8) != crypto_sign_BYTES ||
         strlen(e->payload) != (size_t)payload_length)
         return -1;
+    memcpy(e->prev_hash, prev_hash, HASH_BYTES);
+    memcpy(e->hash, hash, HASH_BYTES);
+    memcpy(e->sig, sig, crypto_sign_BYTES);
     return payload_length;
 }
 
 static int check_entry(verifier *v, sqlite3_stmt *st, int64_t expected_seq)
 {
-    audit_source e;
+    audit_row e;
     long payload_length = read_entry(st, &e);
     if (payload_length < 0 && (sqlite3_errcode(v->l->db) & 0xff) == SQLITE_NOMEM)
         return fail(v->l, LOYALTY_ERR_NOMEM, "out of memory reading the audit chain");
