@@ -69,7 +69,7 @@ static checkpointer *checkpointer_start(const char *path)
         return NULL;
     c->path = strdup(path);
     if (c->path == NULL ||
-        sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs_name()) !=
             SQLITE_OK ||
         sqlite3_exec(c->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
         checkpointer_free(c);

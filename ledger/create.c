@@ -89,7 +89,7 @@ static int create_database(loyalty_ledger *l, const program_rules *rules)
 {
     int rc = LOYALTY_OK;
     if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) !=
+                        vfs_name()) !=
         SQLITE_OK)
         rc = fail_db(l, "cannot create ledger");
     if (rc == LOYALTY_OK)

@@ -163,11 +163,11 @@ LOYALTY_API int loyalty_open(loyalty_ledger **out, const loyalty_open_options *o
     if (!S_ISREG(st.st_mode))
         return fail(l, LOYALTY_ERR_NO_LEDGER, "%s is not a loyalty ledger (not a regular file)",
                     l->db_path);
-    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs_name()) != SQLITE_OK) {
         /* A read-only file still serves auditors and look-ups. */
         sqlite3_close(l->db);
         l->db = NULL;
-        if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        if (sqlite3_open_v2(l->db_path, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, vfs_name()) != SQLITE_OK)
             return fail_db(l, "cannot open ledger");
     }
     rc = db_configure(l);

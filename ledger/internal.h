@@ -374,6 +374,11 @@ void verify_pool_submit(verify_pool *pool, int64_t seq, const unsigned char hash
 int64_t verify_pool_finish(verify_pool *pool);
 typedef struct checkpointer checkpointer;
 void checkpointer_attach(loyalty_ledger *l);
+
+/* vfs.c: the VFS name every connection opens with (NULL: SQLite's default);
+ * and, for the tests, the writes and bytes that reached WAL files so far. */
+const char *vfs_name(void);
+void vfs_wal_writes(int64_t *calls, int64_t *bytes);
 void checkpointer_stop(loyalty_ledger *l);
 int64_t checkpointer_runs(const loyalty_ledger *l);
 

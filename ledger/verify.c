@@ -137,7 +137,7 @@ static int scratch_open(verifier *v)
     if (rc != LOYALTY_OK)
         return fail(v->l, rc, "cannot prepare the replay");
     if (sqlite3_open_v2(path, &v->scratch->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) !=
+                        vfs_name()) !=
         SQLITE_OK)
         return fail(v->l, LOYALTY_ERR_STORAGE, "cannot create the replay database");
     /* A scratch copy: no journal, no fsync; it is thrown away afterwards. */
