@@ -12,50 +12,95 @@ static const char *optional_text(sqlite3_stmt *st, int column)
                                                           : (const char *)sqlite3_column_text(st, column);
 }
 
-static int list_page(loyalty_ledger *l, int64_t member_id, int64_t limit, int64_t before_tx,
+/* Where a page starts: the member's newest tx, or when before_tx is one of the
+ * member's rows, the one before it (else the walk starts at the newest and
+ * skips what is not older than before_tx). */
+static int page_start(loyalty_ledger *l, const member_row *member, int64_t before_tx, int64_t *tx)
+{
+    static const char sql[] =
+        "SELECT COALESCE(member_prev_tx, 0) FROM journal WHERE tx = ? AND member_id = ?";
+    *tx = member->last_journal_tx;
+    if (before_tx <= 0)
+        return LOYALTY_OK;
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, before_tx);
+    sqlite3_bind_int64(st, 2, member->id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        *tx = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "reading history");
+}
+
+/*
+ * One page of a member's journal, newest first, by walking the member's
+ * chain (journal.member_prev_tx). A link that leaves the member or does not
+ * go back in time is corruption, reported rather than followed.
+ */
+static int list_page(loyalty_ledger *l, const member_row *member, int64_t limit, int64_t before_tx,
                      loyalty_history_fn callback, void *context, int64_t *next_before)
 {
     static const char sql[] =
         "SELECT j.tx, j.kind, j.ref, j.points, j.balance_after, COALESCE(j.amount_minor, 0),"
         " j.ts_us, j.actor, j.reason, j.note, COALESCE(j.reverses_tx, 0),"
         " COALESCE((SELECT r.tx FROM journal r WHERE r.reverses_tx = j.tx), 0),"
-        " COALESCE(j.order_tx, 0)"
-        " FROM journal j WHERE j.member_id = ? AND j.tx < ? ORDER BY j.tx DESC LIMIT ?";
-    sqlite3_stmt *st = stmt(l, sql);
-    if (st == NULL)
-        return l->error_code;
-    sqlite3_bind_int64(st, 1, member_id);
-    sqlite3_bind_int64(st, 2, before_tx > 0 ? before_tx : INT64_MAX);
-    sqlite3_bind_int64(st, 3, limit + 1);
-    int64_t count = 0, last_tx = 0;
-    int step, stopped = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (++count > limit) {
-            *next_before = last_tx;
+        " COALESCE(j.order_tx, 0), j.member_id, COALESCE(j.member_prev_tx, 0)"
+        " FROM journal j WHERE j.tx = ?";
+    int64_t tx = 0, count = 0, last_tx = 0;
+    int rc = page_start(l, member, before_tx, &tx);
+    int stopped = 0;
+    while (rc == LOYALTY_OK && tx != 0) {
+        if (count == limit) {
+            *next_before = last_tx; /* there is at least one more */
             break;
         }
-        loyalty_history_entry e = {
-            .tx = sqlite3_column_int64(st, 0),
-            .kind = (const char *)sqlite3_column_text(st, 1),
-            .ref = (const char *)sqlite3_column_text(st, 2),
-            .points = sqlite3_column_int64(st, 3),
-            .balance_after = sqlite3_column_int64(st, 4),
-            .amount_minor = sqlite3_column_int64(st, 5),
-            .ts_us = sqlite3_column_int64(st, 6),
-            .actor = (const char *)sqlite3_column_text(st, 7),
-            .reason = optional_text(st, 8),
-            .note = optional_text(st, 9),
-            .reversed_tx = sqlite3_column_int64(st, 10),
-            .reversed_by = sqlite3_column_int64(st, 11),
-            .order_tx = sqlite3_column_int64(st, 12),
-        };
-        last_tx = e.tx;
-        if (!stopped && callback(context, &e) != 0)
-            stopped = 1;
+        sqlite3_stmt *st = stmt(l, sql);
+        if (st == NULL)
+            return l->error_code;
+        sqlite3_bind_int64(st, 1, tx);
+        int step = sqlite3_step(st);
+        if (step != SQLITE_ROW) {
+            rc = step == SQLITE_DONE ? fail(l, LOYALTY_ERR_INTERNAL,
+                                            "the journal chain of member %s names a missing tx %lld",
+                                            member->external_id, (long long)tx)
+                                     : fail_db(l, "reading history");
+            sqlite3_reset(st);
+            break;
+        }
+        int64_t prev = sqlite3_column_int64(st, 14);
+        if (sqlite3_column_int64(st, 13) != member->id || prev < 0 || prev >= tx) {
+            rc = fail(l, LOYALTY_ERR_INTERNAL, "the journal chain of member %s is broken at tx %lld",
+                      member->external_id, (long long)tx);
+            sqlite3_reset(st);
+            break;
+        }
+        if (before_tx <= 0 || tx < before_tx) {
+            loyalty_history_entry e = {
+                .tx = tx,
+                .kind = (const char *)sqlite3_column_text(st, 1),
+                .ref = (const char *)sqlite3_column_text(st, 2),
+                .points = sqlite3_column_int64(st, 3),
+                .balance_after = sqlite3_column_int64(st, 4),
+                .amount_minor = sqlite3_column_int64(st, 5),
+                .ts_us = sqlite3_column_int64(st, 6),
+                .actor = (const char *)sqlite3_column_text(st, 7),
+                .reason = optional_text(st, 8),
+                .note = optional_text(st, 9),
+                .reversed_tx = sqlite3_column_int64(st, 10),
+                .reversed_by = sqlite3_column_int64(st, 11),
+                .order_tx = sqlite3_column_int64(st, 12),
+            };
+            count++;
+            last_tx = tx;
+            if (!stopped && callback(context, &e) != 0)
+                stopped = 1;
+        }
+        sqlite3_reset(st);
+        tx = prev;
     }
-    int ok = step == SQLITE_ROW || step == SQLITE_DONE;
-    sqlite3_reset(st);
-    return ok ? LOYALTY_OK : fail_db(l, "reading history");
+    return rc;
 }
 
 LOYALTY_API int loyalty_history(loyalty_ledger *l, const char *member, int64_t limit,
@@ -78,7 +123,7 @@ LOYALTY_API int loyalty_history(loyalty_ledger *l, const char *member, int64_t l
     if (rc == LOYALTY_OK)
         rc = member_find(l, member, &row);
     if (rc == LOYALTY_OK)
-        rc = list_page(l, row.id, limit, before_tx, callback, context, next_before);
+        rc = list_page(l, &row, limit, before_tx, callback, context, next_before);
     read_end(l);
     return rc;
 }

@@ -225,6 +225,7 @@ typedef struct member_row {
     int64_t debt;
     int64_t lots_remaining; /* sum of the member's lots' remainders */
     int64_t created_us;
+    int64_t last_journal_tx; /* the newest of the member's journal rows (0: none) */
 } member_row;
 int member_find(loyalty_ledger *l, const char *external_id, member_row *row);
 int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row);
@@ -376,8 +377,11 @@ typedef struct checkpointer checkpointer;
 void checkpointer_attach(loyalty_ledger *l);
 
 /* vfs.c: the VFS name every connection opens with (NULL: SQLite's default);
- * and, for the tests, the writes and bytes that reached WAL files so far. */
+ * the reads that failed on a connection's database and WAL files (SQLite's
+ * integrity check reports some as damage); and, for the tests, the writes
+ * and bytes that reached WAL files so far. */
 const char *vfs_name(void);
+int64_t vfs_read_errors(sqlite3 *db);
 void vfs_wal_writes(int64_t *calls, int64_t *bytes);
 void checkpointer_stop(loyalty_ledger *l);
 int64_t checkpointer_runs(const loyalty_ledger *l);

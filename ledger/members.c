@@ -9,7 +9,8 @@
 #include "internal.h"
 
 #define MEMBER_COLUMNS \
-    "id, external_id, status, COALESCE(tier, ''), balance, debt, created_us, lots_remaining"
+    "id, external_id, status, COALESCE(tier, ''), balance, debt, created_us, lots_remaining," \
+    " COALESCE(last_journal_tx, 0)"
 
 static void copy_column(char *out, size_t size, sqlite3_stmt *st, int column)
 {
@@ -29,6 +30,7 @@ static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, con
         row->debt = sqlite3_column_int64(st, 5);
         row->created_us = sqlite3_column_int64(st, 6);
         row->lots_remaining = sqlite3_column_int64(st, 7);
+        row->last_journal_tx = sqlite3_column_int64(st, 8);
     } else if (step == SQLITE_DONE) {
         rc = fail(l, LOYALTY_ERR_NOT_FOUND, "no member %s", what);
     } else {

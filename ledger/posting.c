@@ -98,14 +98,21 @@ static void bind_optional_integer(sqlite3_stmt *st, int index, int64_t v)
         sqlite3_bind_null(st, index);
 }
 
-/* Inserts the journal row for member; *tx receives its id. */
+/*
+ * Inserts the journal row for member and links it into the member's chain
+ * (the row names the member's previous tx, the member row the new one);
+ * *tx receives its id. The previous tx is read from the member row, not from
+ * the caller's copy of it.
+ */
 static int journal_insert(loyalty_ledger *l, const member_row *member, const journal_row *row,
                           int64_t *tx)
 {
     static const char sql[] =
         "INSERT INTO journal (member_id, kind, ref, request_hash, points, balance_after,"
         " amount_minor, multiplier_permille, reason, note, reverses_tx, ts_us, actor, audit_seq,"
-        " order_tx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " order_tx, member_prev_tx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+        " ?13, ?14, ?15, (SELECT last_journal_tx FROM members WHERE id = ?1))";
+    static const char sql_link[] = "UPDATE members SET last_journal_tx = ? WHERE id = ?";
     int64_t balance_after;
     if (add_i64(member->balance, row->points, &balance_after))
         return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
@@ -132,7 +139,17 @@ static int journal_insert(loyalty_ledger *l, const member_row *member, const jou
     if (step != SQLITE_DONE)
         return fail_db(l, "writing journal");
     *tx = sqlite3_last_insert_rowid(l->db);
-    return LOYALTY_OK;
+    st = stmt(l, sql_link);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, *tx);
+    sqlite3_bind_int64(st, 2, member->id);
+    step = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (step != SQLITE_DONE)
+        return fail_db(l, "writing journal");
+    return sqlite3_changes(l->db) == 1 ? LOYALTY_OK
+                                       : fail(l, LOYALTY_ERR_INTERNAL, "member row vanished");
 }
 
 /* A credit's lot: pending for purchases, expiring per the program in force. */

@@ -72,12 +72,18 @@ int tier_effective(loyalty_ledger *l, const member_row *member, int64_t version,
 int tier_qualifying(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t window_days,
                     int64_t *points)
 {
+    /* The member's rows, by walking their chain from the newest (schema 0006). */
     static const char sql[] =
-        "SELECT COALESCE(SUM(j.points"
+        "WITH RECURSIVE chain(tx) AS ("
+        "  SELECT last_journal_tx FROM members WHERE id = ?1 AND last_journal_tx IS NOT NULL"
+        "  UNION ALL"
+        "  SELECT c.member_prev_tx FROM journal c JOIN chain ON c.tx = chain.tx"
+        "  WHERE c.member_prev_tx IS NOT NULL)"
+        " SELECT COALESCE(SUM(j.points"
         " + COALESCE((SELECT SUM(f.points) FROM journal f WHERE f.order_tx = j.tx), 0)"
         " + COALESCE((SELECT SUM(r.points) FROM journal r WHERE r.reverses_tx = j.tx), 0)), 0)"
-        " FROM journal j WHERE j.member_id = ? AND j.kind = 'award'"
-        " AND j.amount_minor IS NOT NULL AND j.ts_us > ?";
+        " FROM chain JOIN journal j ON j.tx = chain.tx WHERE j.kind = 'award'"
+        " AND j.amount_minor IS NOT NULL AND j.ts_us > ?2";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;

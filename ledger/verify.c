@@ -342,6 +342,7 @@ static int check_file(verifier *v)
         sqlite3_finalize(st);
         return fail_db(v->l, "checking the database file");
     }
+    int64_t read_errors = vfs_read_errors(v->l->db);
     int step = sqlite3_step(st);
     if (step != SQLITE_ROW && (sqlite3_errcode(v->l->db) & 0xff) != SQLITE_CORRUPT &&
         (sqlite3_errcode(v->l->db) & 0xff) != SQLITE_NOTADB) {
@@ -352,8 +353,12 @@ static int check_file(verifier *v)
     char reason[200];
     int ok = first && strcmp(first, "ok") == 0;
     /* A page that could not be read (I/O error, memory) is reported as a row, not as
-     * an error: that is a failure to check, not a damaged file. */
-    if (!ok && first && (strstr(first, "error code=") || strstr(first, "out of memory"))) {
+     * an error: that is a failure to check, not a damaged file. Some rows carry the
+     * error code; "failed to get page N" does not, so failed reads are also counted
+     * by the VFS. */
+    if (!ok && first &&
+        (strstr(first, "error code=") || strstr(first, "out of memory") ||
+         vfs_read_errors(v->l->db) != read_errors)) {
         int rc = fail(v->l, strstr(first, "out of memory") ? LOYALTY_ERR_NOMEM : LOYALTY_ERR_STORAGE,
                       "cannot check the database file: %.150s", first);
         sqlite3_finalize(st);

@@ -41,6 +41,7 @@ typedef struct coalescing_file {
     unsigned char *buffer;      /* WAL only, allocated at the first write */
     sqlite3_int64 buffer_offset;
     int buffer_length;
+    int64_t read_errors;        /* reads that failed (a short read at the end is not one) */
 } coalescing_file;
 
 static sqlite3_vfs *real_vfs;
@@ -88,7 +89,11 @@ static int file_read(sqlite3_file *file, void *out, int amount, sqlite3_int64 of
 {
     coalescing_file *f = wrapper(file);
     int rc = flush(f);
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, amount, offset);
+    if (rc == SQLITE_OK)
+        rc = f->real->pMethods->xRead(f->real, out, amount, offset);
+    if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ)
+        f->read_errors++;
+    return rc;
 }
 
 static int file_write(sqlite3_file *file, const void *data, int amount, sqlite3_int64 offset)
@@ -383,4 +388,19 @@ void vfs_wal_writes(int64_t *calls, int64_t *bytes)
 {
     *calls = __atomic_load_n(&wal_write_calls, __ATOMIC_RELAXED);
     *bytes = __atomic_load_n(&wal_write_bytes, __ATOMIC_RELAXED);
+}
+
+/* The failed reads so far on db's main file and its WAL (those opened through this VFS). */
+int64_t vfs_read_errors(sqlite3 *db)
+{
+    int64_t errors = 0;
+    sqlite3_file *file = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK &&
+        file != NULL && file->pMethods != NULL && file->pMethods->xRead == file_read)
+        errors += wrapper(file)->read_errors;
+    file = NULL;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) == SQLITE_OK &&
+        file != NULL && file->pMethods != NULL && file->pMethods->xRead == file_read)
+        errors += wrapper(file)->read_errors;
+    return errors;
 }

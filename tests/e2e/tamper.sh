@@ -230,9 +230,10 @@ expect_bad "a signing key row" "$D" null signing_keys ""
 D=$(fresh truncate)
 sql "$D" "DELETE FROM audit WHERE seq = $SEQ_LAST;
           DELETE FROM lots WHERE tx = $TX_LAST;
-          DELETE FROM journal WHERE tx = $TX_LAST;
-          UPDATE members SET balance = balance - 25, lots_remaining = lots_remaining - 25
-              WHERE external_id = 'M1';"
+          UPDATE members SET balance = balance - 25, lots_remaining = lots_remaining - 25,
+              last_journal_tx = (SELECT member_prev_tx FROM journal WHERE tx = $TX_LAST)
+              WHERE external_id = 'M1';
+          DELETE FROM journal WHERE tx = $TX_LAST;"
 expect_ok "a consistently truncated tail passes plain verify" "$D"
 check_equal "truncated: one entry fewer" "$((HEAD - 1))" "$(jq -r .head_seq <<<"$OUT")"
 expect_bad "a consistently truncated tail, with the checkpoint taken before" "$D" "$SEQ_LAST" "" "" \

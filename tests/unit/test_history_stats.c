@@ -1,7 +1,8 @@
 /*
  * test_history_stats.c - a member's history (newest first, pages joined by
- * next_before, limits, stopping early, every field of an entry) and the
- * program-wide statistics adding up.
+ * next_before, limits, stopping early, every field of an entry), the
+ * member's journal chain it walks (brought in by migration 0006, and
+ * refused when corrupted) and the program-wide statistics adding up.
  */
 #include "support.h"
 
@@ -225,6 +226,89 @@ static void expect_stats(fixture *fx, loyalty_stats want)
     assert_int_equal(s.outstanding, s.issued - s.redeemed + s.adjusted + s.reversed);
 }
 
+/* Every tx of the member's history, newest first, in one page. */
+static int whole_history(fixture *fx, const char *member, seen *s)
+{
+    memset(s, 0, sizeof *s);
+    int64_t next = -1;
+    int rc = history(fx, member, MAX_SEEN - 1, 0, s, &next);
+    if (rc == LOYALTY_OK)
+        assert_int_equal(next, 0);
+    return rc;
+}
+
+/* A ledger at schema 5 (journal indexed by member, no chain) is brought
+ * forward on open: the same history, the chain that replay rebuilds
+ * (verify compares it column for column), and postings that continue it. */
+static void test_schema_5_ledger_migrates_to_the_chain(void **state)
+{
+    fixture *fx = *state;
+    int64_t txs[6];
+    make_postings(fx, 6, txs);
+    add_member(fx, "m3"); /* no postings: an empty chain */
+    redeem_points(fx, "m1", "r-1", 4);
+    seen m1_before, m2_before;
+    assert_int_equal(whole_history(fx, "m1", &m1_before), LOYALTY_OK);
+    assert_int_equal(whole_history(fx, "m2", &m2_before), LOYALTY_OK);
+    assert_int_equal(m1_before.count, 7);
+    loyalty_close(fx->ledger);
+    fx->ledger = NULL;
+
+    sql_exec(fx, "CREATE INDEX journal_member ON journal (member_id, tx);"
+                 " ALTER TABLE journal DROP COLUMN member_prev_tx;"
+                 " ALTER TABLE members DROP COLUMN last_journal_tx;"
+                 " PRAGMA user_version = 5;");
+    assert_int_equal(open_handle(fx, ACTOR, NULL, &fx->ledger), LOYALTY_OK);
+    assert_int_equal(sql_integer(fx, "PRAGMA user_version"), 6);
+    assert_int_equal(sql_integer(fx, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'journal_member'"), 0);
+    assert_int_equal(sql_integer(fx, "SELECT COUNT(*) FROM journal WHERE member_prev_tx IS NULL"), 2);
+
+    seen m1_after, m2_after, m3_after;
+    assert_int_equal(whole_history(fx, "m1", &m1_after), LOYALTY_OK);
+    assert_int_equal(whole_history(fx, "m2", &m2_after), LOYALTY_OK);
+    assert_int_equal(whole_history(fx, "m3", &m3_after), LOYALTY_OK);
+    assert_int_equal(m1_after.count, m1_before.count);
+    assert_memory_equal(m1_after.tx, m1_before.tx, sizeof m1_before.tx);
+    assert_int_equal(m2_after.count, m2_before.count);
+    assert_memory_equal(m2_after.tx, m2_before.tx, sizeof m2_before.tx);
+    assert_int_equal(m3_after.count, 0);
+    loyalty_verify_report report;
+    assert_int_equal(loyalty_verify(fx->ledger, NULL, NULL, &report), LOYALTY_OK);
+
+    int64_t next_tx = award_points(fx, "m1", "after", 9);
+    assert_int_equal(whole_history(fx, "m1", &m1_after), LOYALTY_OK);
+    assert_int_equal(m1_after.count, 8);
+    assert_int_equal(m1_after.tx[0], next_tx);
+    assert_int_equal(m1_after.tx[1], m1_before.tx[0]);
+    assert_int_equal(loyalty_verify(fx->ledger, NULL, NULL, &report), LOYALTY_OK);
+}
+
+/* A chain link edited in the file is refused by history (never followed
+ * into another member's rows or round in a loop) and pinpointed by verify. */
+static void test_corrupted_chain_is_refused(void **state)
+{
+    fixture *fx = *state;
+    int64_t txs[4];
+    make_postings(fx, 4, txs);
+    seen s;
+    char sql[160];
+    /* m1's newest row pointing at one of m2's. */
+    snprintf(sql, sizeof sql, "UPDATE journal SET member_prev_tx = %lld WHERE tx = %lld",
+             (long long)txs[3] - 1, (long long)txs[3]);
+    sql_exec(fx, sql);
+    assert_int_equal(whole_history(fx, "m1", &s), LOYALTY_ERR_INTERNAL);
+    assert_errmsg_mentions(fx->ledger, "journal chain of member m1 is broken");
+    loyalty_verify_report report;
+    assert_int_equal(loyalty_verify(fx->ledger, NULL, NULL, &report), LOYALTY_ERR_VERIFY);
+    assert_non_null(strstr(report.reason, "journal"));
+
+    /* The member row naming a tx that is not there. */
+    sql_exec(fx, "UPDATE journal SET member_prev_tx = NULL WHERE member_prev_tx IS NOT NULL;"
+                 " UPDATE members SET last_journal_tx = 999999 WHERE external_id = 'm2'");
+    assert_int_equal(whole_history(fx, "m2", &s), LOYALTY_ERR_INTERNAL);
+    assert_errmsg_mentions(fx->ledger, "names a missing tx 999999");
+}
+
 static void test_stats_add_up(void **state)
 {
     fixture *fx = *state;
@@ -271,6 +355,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits_and_refusals, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_stop_early, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_entry_fields, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_5_ledger_migrates_to_the_chain, setup_ledger,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_corrupted_chain_is_refused, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_stats_add_up, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_stats_misuse, setup_ledger, teardown),
     };
