@@ -119,8 +119,8 @@ static int batch_level(int rc)
            rc == LOYALTY_ERR_KEY || rc == LOYALTY_ERR_INTERNAL || rc == LOYALTY_ERR_VERIFY;
 }
 
-/* One operation inside its savepoint; its own failure is recorded and undone. */
-static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_operation_result *r)
+/* One attempt at an operation inside its savepoint; its own failure is recorded and undone. */
+static int attempt(loyalty_ledger *l, const loyalty_operation *op, loyalty_operation_result *r)
 {
     memset(r, 0, sizeof *r);
     size_t mark = l->signer ? signer_mark(l->signer) : 0;
@@ -155,6 +155,26 @@ static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_opera
     l->next_seq = head_seq;
     memcpy(l->prev_hash, head_hash, HASH_BYTES);
     return LOYALTY_OK;
+}
+
+/*
+ * One operation. Awards and redemptions, the bulk of a checkout's batches,
+ * first run without looking their reference up: when it is new (nearly
+ * always) the journal's unique (kind, ref) index is the only check needed,
+ * and that saves a statement. Any failure of that attempt is undone and the
+ * operation runs again the ordinary way, which answers a retry (replayed,
+ * or a conflict) and every other error exactly as a lone call would.
+ */
+static int run_one(loyalty_ledger *l, const loyalty_operation *op, loyalty_operation_result *r)
+{
+    if (op->kind != LOYALTY_OP_AWARD && op->kind != LOYALTY_OP_REDEEM)
+        return attempt(l, op, r);
+    l->probe_deferred = 1;
+    int rc = attempt(l, op, r);
+    l->probe_deferred = 0;
+    if (rc != LOYALTY_OK || r->rc == LOYALTY_OK)
+        return rc;
+    return attempt(l, op, r);
 }
 
 LOYALTY_API int loyalty_apply_batch(loyalty_ledger *l, const loyalty_operation *operations,

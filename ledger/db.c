@@ -104,16 +104,16 @@ int db_configure(loyalty_ledger *l)
      * each. Measured on the 2M bench ledger (300 000 random look-ups in one process):
      * 32 MiB 53 000/s, 128 MiB 103 000/s, 256 MiB 103 000/s. verify, which reads
      * every page once, keeps to LIMIT_VERIFY_CACHE_KIB. The
-     * WAL is checkpointed by checkpointer.c, every 10 000 pages (40 MiB) rather than
-     * SQLite's 1000: a batch dirties many of the member and index pages the batches
-     * before it did, and each is then copied into the database once per checkpoint
-     * rather than once per batch. The WAL file left behind is truncated to 64 MiB. */
+     * WAL is checkpointed by checkpointer.c, every LIMIT_CHECKPOINT_PAGES pages rather
+     * than SQLite's 1000: a batch dirties many of the member and index pages the
+     * batches before it did, and each is then copied into the database once per
+     * checkpoint rather than once per batch. */
     checkpointer_attach(l);
     char sql[192];
     snprintf(sql, sizeof sql,
              "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA cache_size = -%d;"
-             " PRAGMA journal_size_limit = 67108864;",
-             LIMIT_CACHE_KIB);
+             " PRAGMA journal_size_limit = %d;",
+             LIMIT_CACHE_KIB, LIMIT_WAL_KEEP_BYTES);
     return db_exec(l, sql);
 }
 

@@ -127,6 +127,7 @@ struct loyalty_ledger {
     int checkpoint_pages;
     int checkpointer_failed;
     int in_batch; /* results need only the balance: skip the other figures */
+    int probe_deferred; /* batch: a posting's (kind, ref) is not looked up first (batch.c) */
     int poisoned; /* a commit failed on I/O: no more writes until reopened */
     int64_t busy_since_ms; /* when the current wait for the lock began */
 

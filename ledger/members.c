@@ -60,16 +60,24 @@ int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row)
     return read_member(l, st, row, "with this internal id");
 }
 
+/*
+ * Stores the member's figures and the newest tx of its journal chain. The
+ * chain head only moves forward (MAX): a caller holding a copy of the row
+ * read before a later posting of the same member cannot rewind it.
+ */
 int member_set_balance(loyalty_ledger *l, const member_row *member)
 {
-    static const char sql[] = "UPDATE members SET balance = ?, debt = ?, lots_remaining = ? WHERE id = ?";
+    static const char sql[] =
+        "UPDATE members SET balance = ?1, debt = ?2, lots_remaining = ?3,"
+        " last_journal_tx = NULLIF(MAX(COALESCE(last_journal_tx, 0), ?4), 0) WHERE id = ?5";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, member->balance);
     sqlite3_bind_int64(st, 2, member->debt);
     sqlite3_bind_int64(st, 3, member->lots_remaining);
-    sqlite3_bind_int64(st, 4, member->id);
+    sqlite3_bind_int64(st, 4, member->last_journal_tx);
+    sqlite3_bind_int64(st, 5, member->id);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     if (step != SQLITE_DONE)

@@ -84,6 +84,8 @@ int posting_begin(loyalty_ledger *l, const char *kind, const char *ref,
     int rc = check_id(l, "reference", ref);
     if (rc != LOYALTY_OK)
         return rc;
+    if (l->probe_deferred)
+        return LOYALTY_ERR_NOT_FOUND; /* the journal's unique (kind, ref) index will tell */
     rc = find_previous(l, kind, ref, hash, result);
     if (rc == LOYALTY_ERR_NOT_FOUND)
         clear_error(l);
@@ -99,12 +101,12 @@ static void bind_optional_integer(sqlite3_stmt *st, int index, int64_t v)
 }
 
 /*
- * Inserts the journal row for member and links it into the member's chain
- * (the row names the member's previous tx, the member row the new one);
- * *tx receives its id. The previous tx is read from the member row, not from
- * the caller's copy of it.
+ * Inserts the journal row for member, naming the member's previous tx (read
+ * from the member row, not from the caller's copy of it); *tx receives its
+ * id and member->last_journal_tx becomes it, for member_set_balance to store
+ * with the new balance.
  */
-static int journal_insert(loyalty_ledger *l, const member_row *member, const journal_row *row,
+static int journal_insert(loyalty_ledger *l, member_row *member, const journal_row *row,
                           int64_t *tx)
 {
     static const char sql[] =
@@ -112,7 +114,6 @@ static int journal_insert(loyalty_ledger *l, const member_row *member, const jou
         " amount_minor, multiplier_permille, reason, note, reverses_tx, ts_us, actor, audit_seq,"
         " order_tx, member_prev_tx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
         " ?13, ?14, ?15, (SELECT last_journal_tx FROM members WHERE id = ?1))";
-    static const char sql_link[] = "UPDATE members SET last_journal_tx = ? WHERE id = ?";
     int64_t balance_after;
     if (add_i64(member->balance, row->points, &balance_after))
         return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
@@ -136,20 +137,14 @@ static int journal_insert(loyalty_ledger *l, const member_row *member, const jou
     bind_optional_integer(st, 15, row->order_tx);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
+    if (step != SQLITE_DONE && l->probe_deferred &&
+        sqlite3_extended_errcode(l->db) == SQLITE_CONSTRAINT_UNIQUE)
+        return fail(l, LOYALTY_ERR_CONFLICT, "reference %s is in use", row->ref); /* batch.c retries */
     if (step != SQLITE_DONE)
         return fail_db(l, "writing journal");
     *tx = sqlite3_last_insert_rowid(l->db);
-    st = stmt(l, sql_link);
-    if (st == NULL)
-        return l->error_code;
-    sqlite3_bind_int64(st, 1, *tx);
-    sqlite3_bind_int64(st, 2, member->id);
-    step = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE)
-        return fail_db(l, "writing journal");
-    return sqlite3_changes(l->db) == 1 ? LOYALTY_OK
-                                       : fail(l, LOYALTY_ERR_INTERNAL, "member row vanished");
+    member->last_journal_tx = *tx;
+    return LOYALTY_OK;
 }
 
 /* A credit's lot: pending for purchases, expiring per the program in force. */
@@ -168,13 +163,14 @@ static int credit(loyalty_ledger *l, member_row *member, int64_t tx, const journ
     return lots_credit(l, member, tx, row->points, available_us, expires_us);
 }
 
-/* Applies the row's points to the lots. */
+/* Applies the row's points to the lots; each way ends by storing the member
+ * row (balance and the chain's newest tx). */
 static int move_points(loyalty_ledger *l, member_row *member, int64_t tx, const journal_row *row)
 {
     if (row->points > 0)
         return credit(l, member, tx, row);
     if (row->points == 0)
-        return LOYALTY_OK;
+        return member_set_balance(l, member);
     switch (row->move) {
     case MOVE_EXPIRED:
     case MOVE_ALL:
