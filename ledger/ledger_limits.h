@@ -67,16 +67,17 @@
 
 /* WAL pages after which a background thread checkpoints (checkpointer.c), and the
  * multiple of it at which the writer checkpoints itself because the thread fell behind.
- * A checkpoint copies each page once however many batches rewrote it, so a longer WAL
- * copies less per award: 20-30 batches of 1000 awards, alternating, 3 rounds, 10 000
- * against 40 000 pages: fresh ledger 36 834 / 39 945, 35 372 / 38 056, 38 191 / 45 352
- * awards/s; 2M ledger 13 575 / 17 612, 18 196 / 21 416, 17 286 / 17 723. With 2 KiB
- * pages that is a WAL of about 80 MiB before it is copied back (crash recovery reads
- * it once). */
-#define LIMIT_CHECKPOINT_PAGES 40000
-/* The WAL file left behind after a reset is cut to this size: above a full WAL, so
- * that a busy ledger does not shrink and regrow the file at every checkpoint. */
-#define LIMIT_WAL_KEEP_BYTES (128 * 1024 * 1024)
+ * A longer WAL copies less per award (a checkpoint copies each page once however many
+ * batches rewrote it): 40 000 pages made batches about 10 % faster (20-30 batches of
+ * 1000, alternating: fresh 36 834 / 39 945, 35 372 / 38 056 awards/s; 2M 13 575 /
+ * 17 612, 18 196 / 21 416), but in `make bench` the longer checkpoint's fsync then
+ * overlapped the single durable awards, which fell to 0.56 and 0.66 of their baseline
+ * in two runs against 1.03 with 10 000 in the run between. A checkout's single
+ * award waits on its fsync, so the shorter WAL stays. */
+#define LIMIT_CHECKPOINT_PAGES 10000
+/* The WAL file left behind after a reset is cut to this size (a full WAL of 2 KiB
+ * pages is about 20 MiB): a busy ledger does not shrink and regrow it. */
+#define LIMIT_WAL_KEEP_BYTES (64 * 1024 * 1024)
 #define LIMIT_CHECKPOINT_INLINE_FACTOR 4
 
 /* Page cache per handle, and while verify runs, in KiB. verify reads every page
