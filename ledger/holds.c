@@ -23,6 +23,22 @@ typedef struct hold_row {
 } hold_row;
 
 /* Loads a hold by reference: LOYALTY_ERR_NOT_FOUND (message set) when there is none. */
+/* The points the member's open holds reserve at now_us (a lapsed hold reserves none). */
+int holds_held(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *held)
+{
+    static const char sql[] = "SELECT COALESCE(SUM(points), 0) FROM holds"
+                              " WHERE member_id = ? AND status = 'open' AND expires_us > ?";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_int64(st, 1, member_id);
+    sqlite3_bind_int64(st, 2, now_us);
+    int step = sqlite3_step(st);
+    *held = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return step == SQLITE_ROW ? LOYALTY_OK : fail_db(l, "summing holds");
+}
+
 static int hold_find(loyalty_ledger *l, const char *ref, hold_row *h)
 {
     static const char sql[] =

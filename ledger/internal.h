@@ -217,6 +217,17 @@ int ladder_check(loyalty_ledger *l, const program_rules *rules);
 int ladder_store(loyalty_ledger *l, int64_t version, const program_rules *rules);
 
 /* --- members.c ----------------------------------------------------------- */
+/* A member's open lots seen at one moment (lots.c). */
+typedef struct lot_sums {
+    int64_t available; /* spendable now */
+    int64_t pending;   /* not yet spendable */
+    int64_t expired;   /* past expiry, not yet swept */
+    int64_t next_expiry_us;     /* the earliest expiry still ahead, 0 when none */
+    int64_t next_expiry_points; /* the points that expire then */
+    int64_t next_event_us;      /* when the figures above next change by time alone
+                                   (a lot becomes spendable or expires), 0 when never */
+} lot_sums;
+
 typedef struct member_row {
     int64_t id;
     char external_id[LOYALTY_ID_MAX + 1];
@@ -227,6 +238,11 @@ typedef struct member_row {
     int64_t lots_remaining; /* sum of the member's lots' remainders */
     int64_t created_us;
     int64_t last_journal_tx; /* the newest of the member's journal rows (0: none) */
+    /* The lots figures kept on the row (schema 0007): they hold at any time t with
+     * lots_at_us <= t < lots_until_us; lots_until_us 0 means none are kept. */
+    lot_sums lots;
+    int64_t lots_at_us;
+    int64_t lots_until_us;
 } member_row;
 int member_find(loyalty_ledger *l, const char *external_id, member_row *row);
 int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row);
@@ -235,14 +251,11 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
 int member_set_balance(loyalty_ledger *l, const member_row *member);
 
 /* --- lots.c -------------------------------------------------------------- */
-typedef struct lot_sums {
-    int64_t available; /* spendable now */
-    int64_t pending;   /* not yet spendable */
-    int64_t expired;   /* past expiry, not yet swept */
-    int64_t next_expiry_us;     /* the earliest expiry still ahead, 0 when none */
-    int64_t next_expiry_points; /* the points that expire then */
-} lot_sums;
 int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums, int64_t *held);
+/* Whether the figures kept on the member row hold at now_us. */
+int lots_figures_hold(const member_row *member, int64_t now_us);
+/* holds.c: the points a member's open holds reserve at now_us. */
+int holds_held(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *held);
 int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t points,
                 int64_t available_us, int64_t expires_us);
 int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t prefer_tx,

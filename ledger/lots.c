@@ -46,6 +46,11 @@ int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sum
                           : available_us > now_us          ? &sums->pending
                                                            : &sums->available;
         overflow |= add_i64(*bucket, points, bucket);
+        if (available_us > now_us && (sums->next_event_us == 0 || available_us < sums->next_event_us))
+            sums->next_event_us = available_us;
+        if (expires && expires_us > now_us &&
+            (sums->next_event_us == 0 || expires_us < sums->next_event_us))
+            sums->next_event_us = expires_us;
         if (!expires || expires_us <= now_us)
             continue;
         if (!have_next || expires_us < sums->next_expiry_us) {
@@ -63,6 +68,67 @@ int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sum
     if (rc == LOYALTY_OK && held)
         *held = held_sum;
     return rc;
+}
+
+/* The figures kept on the member row as seen at now_us (lot_sums.next_event_us 0: never). */
+static void figures_set(member_row *member, const lot_sums *sums, int64_t now_us)
+{
+    member->lots = *sums;
+    member->lots_at_us = now_us;
+    member->lots_until_us = sums->next_event_us ? sums->next_event_us : INT64_MAX;
+}
+
+int lots_figures_hold(const member_row *member, int64_t now_us)
+{
+    return member->lots_until_us != 0 && member->lots_at_us <= now_us && now_us < member->lots_until_us;
+}
+
+/* Recomputes the member's kept figures from its open lots at the operation's clock. */
+static int figures_recompute(loyalty_ledger *l, member_row *member)
+{
+    lot_sums sums;
+    int rc = lots_sum(l, member->id, l->op_now_us, &sums, NULL);
+    if (rc == LOYALTY_OK)
+        figures_set(member, &sums, l->op_now_us);
+    return rc;
+}
+
+/*
+ * The kept figures after a new lot of `remaining` points: added to figures
+ * that still hold at the operation's clock (the common case, no statement),
+ * else recomputed. Either way they equal what lots_sum() would say now.
+ */
+static int figures_add_lot(loyalty_ledger *l, member_row *member, int64_t remaining,
+                           int64_t available_us, int64_t expires_us)
+{
+    int64_t now = l->op_now_us;
+    if (!lots_figures_hold(member, now))
+        return figures_recompute(l, member);
+    lot_sums sums = member->lots;
+    sums.next_event_us = member->lots_until_us == INT64_MAX ? 0 : member->lots_until_us;
+    if (remaining > 0) {
+        int expires = expires_us > 0;
+        int64_t *bucket = expires && expires_us <= now ? &sums.expired
+                          : available_us > now         ? &sums.pending
+                                                       : &sums.available;
+        int overflow = add_i64(*bucket, remaining, bucket);
+        if (expires && expires_us > now) {
+            if (sums.next_expiry_us == 0 || expires_us < sums.next_expiry_us) {
+                sums.next_expiry_us = expires_us;
+                sums.next_expiry_points = remaining;
+            } else if (expires_us == sums.next_expiry_us) {
+                overflow |= add_i64(sums.next_expiry_points, remaining, &sums.next_expiry_points);
+            }
+            if (sums.next_event_us == 0 || expires_us < sums.next_event_us)
+                sums.next_event_us = expires_us;
+        }
+        if (available_us > now && (sums.next_event_us == 0 || available_us < sums.next_event_us))
+            sums.next_event_us = available_us;
+        if (overflow)
+            return fail(l, LOYALTY_ERR_INTERNAL, "the lots of member %s overflow", member->external_id);
+    }
+    figures_set(member, &sums, now);
+    return LOYALTY_OK;
 }
 
 /*
@@ -113,7 +179,8 @@ int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t point
     sqlite3_reset(st);
     if (step != SQLITE_DONE)
         return fail_db(l, "creating lot");
-    return store_balance(l, member);
+    int rc = figures_add_lot(l, member, points - repaid, available_us, expires_us);
+    return rc == LOYALTY_OK ? store_balance(l, member) : rc;
 }
 
 /*
@@ -197,7 +264,8 @@ int lots_debit(loyalty_ledger *l, member_row *member, int64_t points, int64_t pr
                     member->external_id, (long long)points);
     if (add_i64(member->debt, left, &member->debt) || sub_i64(member->balance, points, &member->balance))
         return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
-    return store_balance(l, member);
+    rc = figures_recompute(l, member);
+    return rc == LOYALTY_OK ? store_balance(l, member) : rc;
 }
 
 /*
@@ -240,6 +308,7 @@ int lots_remove(loyalty_ledger *l, member_row *member, int expired_only, int64_t
     if (sub_i64(member->balance, points, &member->balance))
         return fail(l, LOYALTY_ERR_INVALID, "balance of %s would overflow", member->external_id);
     member->lots_remaining -= points;
-    return store_balance(l, member);
+    int rc = figures_recompute(l, member);
+    return rc == LOYALTY_OK ? store_balance(l, member) : rc;
 }
 

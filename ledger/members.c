@@ -10,7 +10,8 @@
 
 #define MEMBER_COLUMNS \
     "id, external_id, status, COALESCE(tier, ''), balance, debt, created_us, lots_remaining," \
-    " COALESCE(last_journal_tx, 0)"
+    " COALESCE(last_journal_tx, 0), lots_at_us, lots_until_us, lots_available, lots_pending," \
+    " lots_expired, lots_next_expiry_us, lots_next_expiry_points"
 
 static void copy_column(char *out, size_t size, sqlite3_stmt *st, int column)
 {
@@ -31,6 +32,15 @@ static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, con
         row->created_us = sqlite3_column_int64(st, 6);
         row->lots_remaining = sqlite3_column_int64(st, 7);
         row->last_journal_tx = sqlite3_column_int64(st, 8);
+        row->lots_at_us = sqlite3_column_int64(st, 9);
+        row->lots_until_us = sqlite3_column_int64(st, 10);
+        row->lots = (lot_sums){
+            .available = sqlite3_column_int64(st, 11),
+            .pending = sqlite3_column_int64(st, 12),
+            .expired = sqlite3_column_int64(st, 13),
+            .next_expiry_us = sqlite3_column_int64(st, 14),
+            .next_expiry_points = sqlite3_column_int64(st, 15),
+        };
     } else if (step == SQLITE_DONE) {
         rc = fail(l, LOYALTY_ERR_NOT_FOUND, "no member %s", what);
     } else {
@@ -61,15 +71,19 @@ int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row)
 }
 
 /*
- * Stores the member's figures and the newest tx of its journal chain. The
- * chain head only moves forward (MAX): a caller holding a copy of the row
- * read before a later posting of the same member cannot rewind it.
+ * Stores the member's figures (balance, debt, lots total, the lots figures
+ * kept for look-ups) and the newest tx of its journal chain. The chain head
+ * only moves forward (MAX): a caller holding a copy of the row read before a
+ * later posting of the same member cannot rewind it.
  */
 int member_set_balance(loyalty_ledger *l, const member_row *member)
 {
     static const char sql[] =
         "UPDATE members SET balance = ?1, debt = ?2, lots_remaining = ?3,"
-        " last_journal_tx = NULLIF(MAX(COALESCE(last_journal_tx, 0), ?4), 0) WHERE id = ?5";
+        " last_journal_tx = NULLIF(MAX(COALESCE(last_journal_tx, 0), ?4), 0),"
+        " lots_at_us = ?5, lots_until_us = ?6, lots_available = ?7, lots_pending = ?8,"
+        " lots_expired = ?9, lots_next_expiry_us = ?10, lots_next_expiry_points = ?11"
+        " WHERE id = ?12";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
@@ -77,7 +91,14 @@ int member_set_balance(loyalty_ledger *l, const member_row *member)
     sqlite3_bind_int64(st, 2, member->debt);
     sqlite3_bind_int64(st, 3, member->lots_remaining);
     sqlite3_bind_int64(st, 4, member->last_journal_tx);
-    sqlite3_bind_int64(st, 5, member->id);
+    sqlite3_bind_int64(st, 5, member->lots_at_us);
+    sqlite3_bind_int64(st, 6, member->lots_until_us);
+    sqlite3_bind_int64(st, 7, member->lots.available);
+    sqlite3_bind_int64(st, 8, member->lots.pending);
+    sqlite3_bind_int64(st, 9, member->lots.expired);
+    sqlite3_bind_int64(st, 10, member->lots.next_expiry_us);
+    sqlite3_bind_int64(st, 11, member->lots.next_expiry_points);
+    sqlite3_bind_int64(st, 12, member->id);
     int step = sqlite3_step(st);
     sqlite3_reset(st);
     if (step != SQLITE_DONE)
@@ -127,7 +148,15 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
     int64_t held = 0;
     memset(info, 0, sizeof *info);
     program_rules rules;
-    int rc = lots_sum(l, row->id, now_us, &sums, &held);
+    int rc;
+    if (!l->in_write && !l->replay && lots_figures_hold(row, now_us)) {
+        /* A look-up: the figures kept on the row hold now, so the lots are not
+         * read; only the open holds (a small index) are. */
+        sums = row->lots;
+        rc = holds_held(l, row->id, now_us, &held);
+    } else {
+        rc = lots_sum(l, row->id, now_us, &sums, &held);
+    }
     if (rc == LOYALTY_OK)
         rc = program_current(l, &rules);
     if (rc == LOYALTY_OK && rules.tier_count > 0)

@@ -231,7 +231,10 @@ D=$(fresh truncate)
 sql "$D" "DELETE FROM audit WHERE seq = $SEQ_LAST;
           DELETE FROM lots WHERE tx = $TX_LAST;
           UPDATE members SET balance = balance - 25, lots_remaining = lots_remaining - 25,
-              last_journal_tx = (SELECT member_prev_tx FROM journal WHERE tx = $TX_LAST)
+              last_journal_tx = (SELECT member_prev_tx FROM journal WHERE tx = $TX_LAST),
+              lots_available = lots_available - 25,
+              lots_at_us = (SELECT p.ts_us FROM journal p WHERE p.tx =
+                  (SELECT member_prev_tx FROM journal WHERE tx = $TX_LAST))
               WHERE external_id = 'M1';
           DELETE FROM journal WHERE tx = $TX_LAST;"
 expect_ok "a consistently truncated tail passes plain verify" "$D"

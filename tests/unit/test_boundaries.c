@@ -284,7 +284,8 @@ static void test_balance_overflow_refused(void **state)
     snprintf(sql, sizeof sql,
              "UPDATE lots SET points = 9223372036854775797, remaining = 9223372036854775797"
              " WHERE tx = %lld; UPDATE members SET balance = 9223372036854775797,"
-             " lots_remaining = 9223372036854775797 WHERE external_id = 'm1'",
+             " lots_remaining = 9223372036854775797, lots_available = 9223372036854775797"
+             " WHERE external_id = 'm1'",
              (long long)tx);
     sql_exec(fx, sql);
     reopen(fx);

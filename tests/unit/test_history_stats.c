@@ -257,9 +257,16 @@ static void test_schema_5_ledger_migrates_to_the_chain(void **state)
     sql_exec(fx, "CREATE INDEX journal_member ON journal (member_id, tx);"
                  " ALTER TABLE journal DROP COLUMN member_prev_tx;"
                  " ALTER TABLE members DROP COLUMN last_journal_tx;"
+                 " ALTER TABLE members DROP COLUMN lots_at_us;"
+                 " ALTER TABLE members DROP COLUMN lots_until_us;"
+                 " ALTER TABLE members DROP COLUMN lots_available;"
+                 " ALTER TABLE members DROP COLUMN lots_pending;"
+                 " ALTER TABLE members DROP COLUMN lots_expired;"
+                 " ALTER TABLE members DROP COLUMN lots_next_expiry_us;"
+                 " ALTER TABLE members DROP COLUMN lots_next_expiry_points;"
                  " PRAGMA user_version = 5;");
     assert_int_equal(open_handle(fx, ACTOR, NULL, &fx->ledger), LOYALTY_OK);
-    assert_int_equal(sql_integer(fx, "PRAGMA user_version"), 6);
+    assert_true(sql_integer(fx, "PRAGMA user_version") >= 6);
     assert_int_equal(sql_integer(fx, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'journal_member'"), 0);
     assert_int_equal(sql_integer(fx, "SELECT COUNT(*) FROM journal WHERE member_prev_tx IS NULL"), 2);
 
