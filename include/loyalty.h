@@ -49,6 +49,14 @@
  * LOYALTY_ERR_NOMEM. They forward everything else unchanged. A program that
  * installs its own jansson allocator must do so before its first call into
  * the library.
+ *
+ * SQLite: the library opens every database through its own VFS, named
+ * "loyalty" (not made the default), which it registers when it first opens a
+ * ledger, around the VFS that is the default at that moment. It forwards
+ * every call, except that a WAL file's writes are gathered into 64 KiB ones
+ * (one buffer per open WAL file) and written before any sync, read or other
+ * call on that file; durability is unchanged. A program that registers its
+ * own default VFS must do so before its first call into the library.
  */
 #ifndef LOYALTY_H
 #define LOYALTY_H
