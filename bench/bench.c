@@ -71,6 +71,7 @@ typedef struct config {
     const char *cli;
     const char *cache_dir;
     const char *json_path;
+    const char *git; /* the tree measured (--git), else the one the binary was built from */
     int64_t large_entries, large_members; /* the cached large ledger */
     int64_t small_entries, small_members; /* the ledger verify is measured on at "10k" */
     int64_t fresh_members;                /* members of the fresh ledger */
@@ -506,7 +507,7 @@ static void write_json(const config *c, const machine *m)
     fputs("},\n  \"run\": {\"library\": ", out);
     json_string_out(out, LOYALTY_VERSION_STRING);
     fputs(", \"git\": ", out);
-    json_string_out(out, BENCH_GIT);
+    json_string_out(out, c->git ? c->git : BENCH_GIT);
     fprintf(out, ", \"smoke\": %s, \"large_entries\": %lld, \"large_members\": %lld,"
                  " \"small_entries\": %lld, \"batch_size\": %d},\n  \"figures\": [\n",
             c->smoke ? "true" : "false", (long long)c->large_entries, (long long)c->large_members,
@@ -1283,7 +1284,8 @@ static void measure_size(const config *c, const char *db, const char *work, int6
 
 static void usage(void)
 {
-    fputs("usage: bench [--smoke] [--rebuild] [--build-only] --cli PATH --cache DIR --json PATH\n", stderr);
+    fputs("usage: bench [--smoke] [--rebuild] [--build-only] [--git DESCRIBE] --cli PATH --cache DIR\n"
+          "             --json PATH\n", stderr);
     exit(2);
 }
 
@@ -1292,7 +1294,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--child-verify") == 0)
         return child_verify(argv[2]);
     config c = full_config;
-    const char *cli = NULL, *cache = NULL, *json = NULL;
+    const char *cli = NULL, *cache = NULL, *json = NULL, *git = NULL;
     int smoke = 0, rebuild = 0, build_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0)
@@ -1305,6 +1307,8 @@ int main(int argc, char **argv)
             cli = argv[++i];
         else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc)
             cache = argv[++i];
+        else if (strcmp(argv[i], "--git") == 0 && i + 1 < argc)
+            git = argv[++i];
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else
@@ -1318,6 +1322,7 @@ int main(int argc, char **argv)
     c.cli = cli;
     c.cache_dir = cache;
     c.json_path = json;
+    c.git = git;
     if (access(cli, X_OK) != 0)
         die("the CLI %s is not executable", cli);
     if (sodium_init() < 0)

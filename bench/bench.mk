@@ -20,7 +20,7 @@ $(BENCH_BIN): bench/bench.c include/loyalty.h $(LIB_A)
 	  $(LDLIBS_ALL) -lpthread -lm
 
 bench: $(BENCH_BIN) $(CLI)
-	$(BENCH_BIN) --cli $(CLI) --cache $(BENCH_CACHE) --json bench/results.json
+	$(BENCH_BIN) --git "$(BENCH_GIT)" --cli $(CLI) --cache $(BENCH_CACHE) --json bench/results.json
 
 # Builds (or refreshes) only the cached large ledger, so a later `make bench` measures at once.
 bench-cache: $(BENCH_BIN) $(CLI)
