@@ -1,6 +1,7 @@
 /*
  * history.c - reading the journal: a member's history newest first in
- * pages, and the program-wide statistics (checked to add up).
+ * pages (following the member's chain of rows, schema 0006), and the
+ * program-wide statistics (checked to add up).
  */
 #include <string.h>
 

@@ -5,6 +5,9 @@
  * member's debt, which the next credits repay before they create spendable
  * points. Invariant, checked after every change:
  *     member.balance = sum(lots.remaining) - member.debt, debt >= 0.
+ * Every change also leaves on the member row the figures lots_sum() would
+ * give at the operation's clock and until when they hold (schema 0007), so
+ * that a balance look-up need not read the lots.
  */
 #include <string.h>
 

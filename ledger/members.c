@@ -1,7 +1,8 @@
 /*
  * members.c - members: opaque external ids with a status, a tier, a cached
  * balance and a recorded debt. Adding is idempotent by id; reading combines
- * the member row with the sums of its lots at the handle's clock.
+ * the member row with the sums of its lots at the handle's clock (the
+ * figures kept on the row while they hold, else the lots themselves).
  */
 #include <stdio.h>
 #include <string.h>
