@@ -27,7 +27,7 @@ int expire_member_apply(loyalty_ledger *l, const char *external_id, int64_t *exp
     if (rc == LOYALTY_OK)
         rc = member_find(l, external_id, &member);
     if (rc == LOYALTY_OK)
-        rc = lots_sum(l, member.id, l->op_now_us, &sums, NULL);
+        rc = lots_sum(l, member.id, l->op_now_us, &sums);
     if (rc == LOYALTY_OK && sums.expired == 0)
         rc = fail(l, LOYALTY_ERR_STATE, "member %s has no expired points", external_id);
     if (rc != LOYALTY_OK)

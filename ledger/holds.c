@@ -22,7 +22,6 @@ typedef struct hold_row {
     int64_t audit_seq;
 } hold_row;
 
-/* Loads a hold by reference: LOYALTY_ERR_NOT_FOUND (message set) when there is none. */
 /* The points the member's open holds reserve at now_us (a lapsed hold reserves none). */
 int holds_held(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *held)
 {
@@ -39,6 +38,7 @@ int holds_held(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *he
     return step == SQLITE_ROW ? LOYALTY_OK : fail_db(l, "summing holds");
 }
 
+/* Loads a hold by reference: LOYALTY_ERR_NOT_FOUND (message set) when there is none. */
 static int hold_find(loyalty_ledger *l, const char *ref, hold_row *h)
 {
     static const char sql[] =

@@ -251,7 +251,7 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
 int member_set_balance(loyalty_ledger *l, const member_row *member);
 
 /* --- lots.c -------------------------------------------------------------- */
-int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums, int64_t *held);
+int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums);
 /* Whether the figures kept on the member row hold at now_us. */
 int lots_figures_hold(const member_row *member, int64_t now_us);
 /* holds.c: the points a member's open holds reserve at now_us. */

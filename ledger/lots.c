@@ -14,62 +14,54 @@
 #include "internal.h"
 
 /*
- * One pass over the member's open lots: the available, pending and expired
- * points and the next expiry. With held (member_info), the same statement
- * also sums the member's open holds, so a balance look-up reads both at once.
+ * Adds one open lot of `points` to figures seen at now_us: its bucket, the
+ * next expiry, and the next moment the figures change by time alone.
+ * lots_sum() and the figures kept on member rows both go through here.
+ * Returns nonzero on overflow.
  */
-int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums, int64_t *held)
+static int sums_add_lot(lot_sums *sums, int64_t now_us, int64_t available_us, int expires,
+                        int64_t expires_us, int64_t points)
 {
-    static const char lots_sql[] = "SELECT 0, available_us, expires_us, remaining FROM lots"
-                                   " WHERE member_id = ?1 AND remaining > 0";
-    static const char with_holds_sql[] =
-        "SELECT 0, available_us, expires_us, remaining FROM lots"
-        " WHERE member_id = ?1 AND remaining > 0"
-        " UNION ALL SELECT 1, 0, NULL, points FROM holds"
-        " WHERE member_id = ?1 AND status = 'open' AND expires_us > ?2";
+    int64_t *bucket = expires && expires_us <= now_us ? &sums->expired
+                      : available_us > now_us          ? &sums->pending
+                                                       : &sums->available;
+    int overflow = add_i64(*bucket, points, bucket);
+    if (available_us > now_us && (sums->next_event_us == 0 || available_us < sums->next_event_us))
+        sums->next_event_us = available_us;
+    if (!expires || expires_us <= now_us)
+        return overflow;
+    if (sums->next_event_us == 0 || expires_us < sums->next_event_us)
+        sums->next_event_us = expires_us;
+    /* expires_us > now_us >= 0, so 0 is free to mean "no next expiry" */
+    if (sums->next_expiry_us == 0 || expires_us < sums->next_expiry_us) {
+        sums->next_expiry_us = expires_us;
+        sums->next_expiry_points = points;
+    } else if (expires_us == sums->next_expiry_us) {
+        overflow |= add_i64(sums->next_expiry_points, points, &sums->next_expiry_points);
+    }
+    return overflow;
+}
+
+/* One pass over the member's open lots: the available, pending and expired
+ * points, the next expiry, and when these next change by time alone. */
+int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums)
+{
+    static const char sql[] = "SELECT available_us, expires_us, remaining FROM lots"
+                              " WHERE member_id = ? AND remaining > 0";
     memset(sums, 0, sizeof *sums);
-    int64_t held_sum = 0;
-    sqlite3_stmt *st = stmt(l, held ? with_holds_sql : lots_sql);
+    sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, member_id);
-    if (held)
-        sqlite3_bind_int64(st, 2, now_us);
-    int step, overflow = 0, have_next = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t available_us = sqlite3_column_int64(st, 1);
-        int expires = sqlite3_column_type(st, 2) != SQLITE_NULL;
-        int64_t expires_us = sqlite3_column_int64(st, 2);
-        int64_t points = sqlite3_column_int64(st, 3);
-        if (sqlite3_column_int(st, 0) == 1) {
-            overflow |= add_i64(held_sum, points, &held_sum);
-            continue;
-        }
-        int64_t *bucket = expires && expires_us <= now_us ? &sums->expired
-                          : available_us > now_us          ? &sums->pending
-                                                           : &sums->available;
-        overflow |= add_i64(*bucket, points, bucket);
-        if (available_us > now_us && (sums->next_event_us == 0 || available_us < sums->next_event_us))
-            sums->next_event_us = available_us;
-        if (expires && expires_us > now_us &&
-            (sums->next_event_us == 0 || expires_us < sums->next_event_us))
-            sums->next_event_us = expires_us;
-        if (!expires || expires_us <= now_us)
-            continue;
-        if (!have_next || expires_us < sums->next_expiry_us) {
-            have_next = 1;
-            sums->next_expiry_us = expires_us;
-            sums->next_expiry_points = points;
-        } else if (expires_us == sums->next_expiry_us) {
-            overflow |= add_i64(sums->next_expiry_points, points, &sums->next_expiry_points);
-        }
-    }
+    int step, overflow = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        overflow |= sums_add_lot(sums, now_us, sqlite3_column_int64(st, 0),
+                                 sqlite3_column_type(st, 1) != SQLITE_NULL,
+                                 sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
     int rc = step == SQLITE_DONE ? LOYALTY_OK : fail_db(l, "summing lots");
     sqlite3_reset(st);
     if (rc == LOYALTY_OK && overflow)
         rc = fail(l, LOYALTY_ERR_INTERNAL, "the lots of member %lld overflow", (long long)member_id);
-    if (rc == LOYALTY_OK && held)
-        *held = held_sum;
     return rc;
 }
 
@@ -90,7 +82,7 @@ int lots_figures_hold(const member_row *member, int64_t now_us)
 static int figures_recompute(loyalty_ledger *l, member_row *member)
 {
     lot_sums sums;
-    int rc = lots_sum(l, member->id, l->op_now_us, &sums, NULL);
+    int rc = lots_sum(l, member->id, l->op_now_us, &sums);
     if (rc == LOYALTY_OK)
         figures_set(member, &sums, l->op_now_us);
     return rc;
@@ -109,27 +101,9 @@ static int figures_add_lot(loyalty_ledger *l, member_row *member, int64_t remain
         return figures_recompute(l, member);
     lot_sums sums = member->lots;
     sums.next_event_us = member->lots_until_us == INT64_MAX ? 0 : member->lots_until_us;
-    if (remaining > 0) {
-        int expires = expires_us > 0;
-        int64_t *bucket = expires && expires_us <= now ? &sums.expired
-                          : available_us > now         ? &sums.pending
-                                                       : &sums.available;
-        int overflow = add_i64(*bucket, remaining, bucket);
-        if (expires && expires_us > now) {
-            if (sums.next_expiry_us == 0 || expires_us < sums.next_expiry_us) {
-                sums.next_expiry_us = expires_us;
-                sums.next_expiry_points = remaining;
-            } else if (expires_us == sums.next_expiry_us) {
-                overflow |= add_i64(sums.next_expiry_points, remaining, &sums.next_expiry_points);
-            }
-            if (sums.next_event_us == 0 || expires_us < sums.next_event_us)
-                sums.next_event_us = expires_us;
-        }
-        if (available_us > now && (sums.next_event_us == 0 || available_us < sums.next_event_us))
-            sums.next_event_us = available_us;
-        if (overflow)
-            return fail(l, LOYALTY_ERR_INTERNAL, "the lots of member %s overflow", member->external_id);
-    }
+    if (remaining > 0 &&
+        sums_add_lot(&sums, now, available_us, expires_us > 0, expires_us, remaining))
+        return fail(l, LOYALTY_ERR_INTERNAL, "the lots of member %s overflow", member->external_id);
     figures_set(member, &sums, now);
     return LOYALTY_OK;
 }

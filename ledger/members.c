@@ -149,15 +149,15 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
     int64_t held = 0;
     memset(info, 0, sizeof *info);
     program_rules rules;
-    int rc;
-    if (!l->in_write && !l->replay && lots_figures_hold(row, now_us)) {
-        /* A look-up: the figures kept on the row hold now, so the lots are not
-         * read; only the open holds (a small index) are. */
+    /* A look-up inside the range of the figures kept on the row does not read
+     * the lots; writes always do. Open holds (a small index) are always read. */
+    int rc = LOYALTY_OK;
+    if (!l->in_write && !l->replay && lots_figures_hold(row, now_us))
         sums = row->lots;
+    else
+        rc = lots_sum(l, row->id, now_us, &sums);
+    if (rc == LOYALTY_OK)
         rc = holds_held(l, row->id, now_us, &held);
-    } else {
-        rc = lots_sum(l, row->id, now_us, &sums, &held);
-    }
     if (rc == LOYALTY_OK)
         rc = program_current(l, &rules);
     if (rc == LOYALTY_OK && rules.tier_count > 0)

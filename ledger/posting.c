@@ -209,7 +209,7 @@ int posting_require_available(loyalty_ledger *l, const member_row *member, int64
     int64_t available = info.available;
     if (rc == LOYALTY_OK && own_hold > 0) {
         lot_sums sums;
-        rc = lots_sum(l, member->id, l->op_now_us, &sums, NULL);
+        rc = lots_sum(l, member->id, l->op_now_us, &sums);
         available = sums.available - (info.held - own_hold);
     }
     if (rc == LOYALTY_OK && available < points)
