@@ -239,7 +239,8 @@ typedef struct member_row {
     int64_t created_us;
     int64_t last_journal_tx; /* the newest of the member's journal rows (0: none) */
     /* The lots figures kept on the row (schema 0007): they hold at any time t with
-     * lots_at_us <= t < lots_until_us; lots_until_us 0 means none are kept. */
+     * lots_at_us <= t < lots_until_us; lots_until_us 0 means none are kept
+     * (no row has 0 since schema 0008: a new member keeps zeros for ever). */
     lot_sums lots;
     int64_t lots_at_us;
     int64_t lots_until_us;

@@ -111,9 +111,11 @@ int member_set_balance(loyalty_ledger *l, const member_row *member)
 /* Adds the member unless the id exists (then *replayed = 1 and nothing is written). */
 int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed)
 {
-    static const char sql[] = "INSERT INTO members (external_id, created_us, tier) VALUES (?, ?,"
-                              " (SELECT code FROM program_tiers WHERE position = 0"
-                              "  AND version = (SELECT MAX(version) FROM program)))";
+    /* No lots yet: the kept figures are zero from now on, for ever (0008). */
+    static const char sql[] =
+        "INSERT INTO members (external_id, created_us, lots_at_us, lots_until_us, tier)"
+        " VALUES (?1, ?2, ?2, 9223372036854775807, (SELECT code FROM program_tiers"
+        " WHERE position = 0 AND version = (SELECT MAX(version) FROM program)))";
     int rc = check_id(l, "member id", external_id);
     if (rc != LOYALTY_OK)
         return rc;

@@ -97,7 +97,7 @@ static void test_schema_6_ledger_gets_the_same_figures(void **state)
 {
     fixture *fx = *state;
     two_lots(fx);
-    add_member(fx, "m2"); /* never moved points: nothing kept */
+    add_member(fx, "m2"); /* never moved points: zeros kept since its creation */
     add_member(fx, "m3");
     loyalty_posting p;
     clock_at(fx, 3 * DAY_US);
@@ -115,7 +115,8 @@ static void test_schema_6_ledger_gets_the_same_figures(void **state)
     for (int m = 0; m < 3; m++)
         for (int c = 0; c < 7; c++)
             before[m][c] = kept(fx, columns[c], members[m]);
-    assert_int_equal(before[1][1], 0);             /* m2: nothing kept */
+    assert_int_equal(before[1][0], T0_US);     /* m2: zeros from its creation, */
+    assert_int_equal(before[1][1], INT64_MAX); /* holding for ever */
     assert_int_equal(before[2][1], T0_US + 5 * DAY_US); /* m3: until its purchase is spendable */
 
     loyalty_close(fx->ledger);
@@ -131,6 +132,38 @@ static void test_schema_6_ledger_gets_the_same_figures(void **state)
     for (int m = 0; m < 3; m++)
         for (int c = 0; c < 7; c++)
             assert_int_equal(kept(fx, columns[c], members[m]), before[m][c]);
+    check_ledger(fx);
+}
+
+/* A ledger at schema 7 kept no figures for members whose lots never
+ * changed; 0008 gives them what adding them gives now, and the replay agrees.
+ * Their first credit then starts from the kept zeros. */
+static void test_schema_7_ledger_gets_figures_for_untouched_members(void **state)
+{
+    fixture *fx = *state;
+    load_program(fx, PROGRAM);
+    add_member(fx, "m1");
+    clock_at(fx, DAY_US);
+    add_member(fx, "m2");
+    purchase(fx, "m2", "order-2", 1000, 10);
+    assert_int_equal(kept(fx, "lots_at_us", "m1"), T0_US);
+    assert_int_equal(kept(fx, "lots_until_us", "m1"), INT64_MAX);
+    int64_t m2_until = kept(fx, "lots_until_us", "m2");
+
+    loyalty_close(fx->ledger);
+    fx->ledger = NULL;
+    sql_exec(fx, "UPDATE members SET lots_at_us = 0, lots_until_us = 0 WHERE external_id = 'm1';"
+                 " PRAGMA user_version = 7;");
+    clock_at(fx, 2 * DAY_US); /* opens, and so migrates */
+    assert_int_equal(kept(fx, "lots_at_us", "m1"), T0_US);
+    assert_int_equal(kept(fx, "lots_until_us", "m1"), INT64_MAX);
+    assert_int_equal(kept(fx, "lots_until_us", "m2"), m2_until); /* figures kept: untouched */
+    check_ledger(fx);
+
+    purchase(fx, "m1", "order-1", 2000, 20);
+    assert_int_equal(kept(fx, "lots_at_us", "m1"), T0_US + 2 * DAY_US);
+    assert_int_equal(kept(fx, "lots_pending", "m1"), 20);
+    expect_figures(fx, "m1", 0, 20, 0, 0, 20, T0_US + 32 * DAY_US);
     check_ledger(fx);
 }
 
@@ -150,6 +183,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_figures_follow_the_clock, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_schema_6_ledger_gets_the_same_figures, setup_ledger,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_schema_7_ledger_gets_figures_for_untouched_members,
+                                        setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_edited_figures_are_caught, setup_ledger, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
