@@ -9,8 +9,10 @@
  *
  * Signing: a batch appends many entries in one transaction; their hashes are
  * serial and cheap, their signatures independent and dear. A signer thread
- * signs each entry while the batch goes on with its SQL; before the commit
- * the batch waits for the signatures and writes them into the entries.
+ * signs the entries while the batch goes on with its SQL; before the commit
+ * the batch's own thread signs what is still waiting alongside it (signing
+ * costs more than an entry's SQL, so a backlog is left), then writes the
+ * signatures into the entries.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -151,33 +153,54 @@ typedef struct sign_job {
 struct batch_signer {
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t work;
+    pthread_cond_t work; /* signalled when an entry is queued or the batch closes */
+    pthread_cond_t done; /* signalled when the last claimed entry is signed after closing */
     const unsigned char *secret_key;
     sign_job *jobs;
     size_t capacity;
-    size_t queued; /* written by the batch under lock */
-    size_t signed_count;
+    size_t queued;   /* entries submitted by the batch */
+    size_t claimed;  /* entries taken by a thread to sign: jobs[0 .. claimed) */
+    size_t finished; /* entries signed */
     int closing;
 };
+
+#define CLAIM_MAX 8 /* entries a thread takes at once: few lock round trips, a short tail */
+
+/*
+ * Takes up to CLAIM_MAX queued entries and signs them; called with the lock
+ * held and returns with it held. Returns 0 when none was waiting.
+ */
+static int sign_some(batch_signer *s)
+{
+    size_t first = s->claimed, end = s->queued;
+    if (first == end)
+        return 0;
+    if (end - first > CLAIM_MAX)
+        end = first + CLAIM_MAX;
+    s->claimed = end;
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = first; i < end; i++)
+        crypto_sign_detached(s->jobs[i].row.sig, NULL, s->jobs[i].row.hash, HASH_BYTES,
+                             s->secret_key);
+    pthread_mutex_lock(&s->lock);
+    s->finished += end - first;
+    if (s->closing && s->finished == s->queued)
+        pthread_cond_signal(&s->done);
+    return 1;
+}
 
 static void *signer_main(void *argument)
 {
     batch_signer *s = argument;
+    pthread_mutex_lock(&s->lock);
     for (;;) {
-        pthread_mutex_lock(&s->lock);
-        while (s->signed_count == s->queued && !s->closing)
+        while (s->claimed == s->queued && !s->closing)
             pthread_cond_wait(&s->work, &s->lock);
-        size_t first = s->signed_count, end = s->queued;
-        pthread_mutex_unlock(&s->lock);
-        if (first == end)
-            return NULL; /* closing, all signed */
-        for (size_t i = first; i < end; i++)
-            crypto_sign_detached(s->jobs[i].row.sig, NULL, s->jobs[i].row.hash, HASH_BYTES,
-                                 s->secret_key);
-        pthread_mutex_lock(&s->lock);
-        s->signed_count = end;
-        pthread_mutex_unlock(&s->lock);
+        if (!sign_some(s))
+            break; /* closing, nothing left to claim */
     }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
 }
 
 /* Starts the signer for a batch of at most `capacity` entries; NULL: sign inline. */
@@ -193,12 +216,14 @@ batch_signer *signer_start(loyalty_ledger *l, size_t capacity)
     s->secret_key = l->secret_key;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
     /* The key stays readable for the batch's duration only, then inaccessible again. */
     sodium_mprotect_readonly(l->secret_key);
     if (s->jobs == NULL || pthread_create(&s->thread, NULL, signer_main, s) != 0) {
         sodium_mprotect_noaccess(l->secret_key);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->work);
+        pthread_cond_destroy(&s->done);
         free(s->jobs);
         free(s);
         return NULL;
@@ -248,16 +273,20 @@ void signer_discard_since(batch_signer *s, size_t mark)
 }
 
 /*
- * Waits for every signature and, when write is set, stores the entries that
- * were not rolled back (inside the batch's transaction, before it commits).
- * Frees the signer and every payload it held, and makes the key inaccessible
- * again.
+ * Signs what is still waiting alongside the signer thread, waits for every
+ * signature and, when write is set, stores the entries that were not rolled
+ * back (inside the batch's transaction, before it commits). Frees the signer
+ * and every payload it held, and makes the key inaccessible again.
  */
 int signer_finish(batch_signer *s, loyalty_ledger *l, int write)
 {
     pthread_mutex_lock(&s->lock);
     s->closing = 1;
     pthread_cond_signal(&s->work);
+    while (sign_some(s))
+        ;
+    while (s->finished < s->queued)
+        pthread_cond_wait(&s->done, &s->lock);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
     sodium_mprotect_noaccess(l->secret_key);
@@ -269,6 +298,7 @@ int signer_finish(batch_signer *s, loyalty_ledger *l, int write)
         free((char *)s->jobs[i].row.payload);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->done);
     sodium_memzero(s->jobs, s->capacity * sizeof *s->jobs);
     free(s->jobs);
     free(s);

@@ -4,7 +4,8 @@
  * answered as replayed with the original transaction and applies nothing;
  * with other parameters it is a conflict; every other failure is reported
  * exactly as a lone call reports it; and the ledger holds each operation
- * once, with one audit entry each.
+ * once, with one audit entry each, signed (also when the batch's own thread
+ * helps the signer thread).
  */
 #include "support.h"
 
@@ -108,10 +109,64 @@ static void test_retries_in_batches_apply_once(void **state)
     assert_int_equal(loyalty_verify(fx->ledger, NULL, NULL, &report), LOYALTY_OK);
 }
 
+/*
+ * A batch long enough that the signer thread falls behind and the batch's own
+ * thread signs the rest beside it, with failed operations scattered through:
+ * every applied operation has one entry, in order, each signature valid
+ * (verify checks them all), and no failed one left an entry.
+ */
+static void test_long_batch_signs_every_entry_once(void **state)
+{
+    fixture *fx = *state;
+    enum { COUNT = 1500, MEMBERS = 40 };
+    char members[MEMBERS][16], refs[COUNT][24];
+    loyalty_operation *ops = calloc(COUNT, sizeof *ops);
+    loyalty_operation_result *r = calloc(COUNT, sizeof *r);
+    assert_non_null(ops);
+    assert_non_null(r);
+    for (int m = 0; m < MEMBERS; m++) {
+        snprintf(members[m], sizeof members[m], "m%d", m);
+        add_member(fx, members[m]);
+    }
+    int64_t entries = audit_entries(fx);
+    for (int i = 0; i < COUNT; i++) {
+        snprintf(refs[i], sizeof refs[i], "o-%d", i);
+        ops[i] = award(members[i % MEMBERS], refs[i], 1 + i % 5);
+        if (i % 7 == 3) /* no such member */
+            ops[i].member = "nobody";
+        else if (i % 11 == 5) /* more than anyone has */
+            ops[i] = redeem(members[i % MEMBERS], refs[i], 1000000);
+    }
+    assert_int_equal(loyalty_apply_batch(fx->ledger, ops, COUNT, r), LOYALTY_OK);
+    int64_t applied = 0, points = 0;
+    for (int i = 0; i < COUNT; i++) {
+        if (i % 7 == 3) {
+            assert_int_equal(r[i].rc, LOYALTY_ERR_NOT_FOUND);
+        } else if (i % 11 == 5) {
+            assert_int_equal(r[i].rc, LOYALTY_ERR_INSUFFICIENT);
+        } else {
+            assert_int_equal(r[i].rc, LOYALTY_OK);
+            applied++;
+            points += 1 + i % 5;
+        }
+    }
+    assert_int_equal(audit_entries(fx), entries + applied);
+    assert_int_equal(sql_integer(fx, "SELECT MAX(seq) - MIN(seq) + 1 FROM audit"),
+                     audit_entries(fx));
+    assert_int_equal(sql_integer(fx, "SELECT SUM(balance) FROM members"), points);
+    loyalty_verify_report report;
+    assert_int_equal(loyalty_verify(fx->ledger, NULL, NULL, &report), LOYALTY_OK);
+    assert_int_equal(report.entries, audit_entries(fx));
+    free(ops);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retries_in_batches_apply_once, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_long_batch_signs_every_entry_once, setup_ledger,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
