@@ -43,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -917,10 +916,12 @@ static double raw_batch_rate(const config *c, raw_db *r)
     return (double)c->batches * c->batch_size / (now_s() - t0);
 }
 
-/* A share of the parallel verification baseline: `count` verifications on one thread. */
+#define VERIFY_THREADS_MAX 64
+
+/* `count` verifications of the 64 signed messages, in turn, on one thread. */
 typedef struct verify_share {
-    const unsigned char (*msg)[32];
-    const unsigned char (*sig)[crypto_sign_BYTES];
+    unsigned char (*msg)[32];
+    unsigned char (*sig)[crypto_sign_BYTES];
     const unsigned char *pk;
     int count, bad;
 } verify_share;
@@ -934,32 +935,35 @@ static void *verify_share_run(void *argument)
 }
 
 /*
- * Seconds for `total` verifications spread over `threads` threads at once:
+ * Seconds for `threads` (1 .. VERIFY_THREADS_MAX) copies of `work` at once:
  * what the cores really give together (they share caches, memory bandwidth
  * and, on a virtual machine, a host), as against one core's rate times cores.
+ * One thread runs on the calling thread. Dies when a verification fails.
  */
-static double verify_parallel_seconds(int threads, int total, const unsigned char (*msg)[32],
-                                      const unsigned char (*sig)[crypto_sign_BYTES],
-                                      const unsigned char *pk)
+static double verify_seconds(verify_share work, int threads)
 {
-    pthread_t tids[64];
-    verify_share shares[64];
-    if (threads > 64)
-        threads = 64;
+    pthread_t tids[VERIFY_THREADS_MAX];
+    verify_share shares[VERIFY_THREADS_MAX];
     double t0 = now_s();
-    for (int i = 0; i < threads; i++) {
-        shares[i] = (verify_share){msg, sig, pk, total / threads, 0};
-        if (pthread_create(&tids[i], NULL, verify_share_run, &shares[i]) != 0)
-            die("pthread_create failed");
+    if (threads == 1) {
+        shares[0] = work;
+        verify_share_run(&shares[0]);
+    } else {
+        for (int i = 0; i < threads; i++) {
+            shares[i] = work;
+            if (pthread_create(&tids[i], NULL, verify_share_run, &shares[i]) != 0)
+                die("pthread_create failed");
+        }
+        for (int i = 0; i < threads; i++)
+            pthread_join(tids[i], NULL);
     }
+    double t = now_s() - t0;
     int bad = 0;
-    for (int i = 0; i < threads; i++) {
-        pthread_join(tids[i], NULL);
+    for (int i = 0; i < threads; i++)
         bad += shares[i].bad;
-    }
     if (bad)
-        die("raw parallel verification failed %d times", bad);
-    return now_s() - t0;
+        die("raw verification failed %d times", bad);
+    return t;
 }
 
 /* Baseline (3): Ed25519 sign and verify rates on one core, verification on
@@ -972,32 +976,25 @@ static void fig_raw_crypto(const config *c, long cores)
                           "\"amount\":12999,\"multiplier_permille\":1000,\"points\":129}";
     crypto_sign_keypair(pk, sk);
     randombytes_buf(msg, sizeof msg);
-    int hashes = c->crypto_ops * 10, bad = 0;
-    int threads = cores < 1 ? 1 : cores > 64 ? 64 : (int)cores;
-    int parallel_ops = c->crypto_ops / threads * threads;
+    int hashes = c->crypto_ops * 10;
+    int threads = cores < 1 ? 1 : cores > VERIFY_THREADS_MAX ? VERIFY_THREADS_MAX : (int)cores;
+    verify_share one_core = {msg, sig, pk, c->crypto_ops, 0};
+    verify_share per_thread = {msg, sig, pk, c->crypto_ops / threads, 0};
+    int parallel_ops = per_thread.count * threads;
     double sign = INFINITY, verify = INFINITY, hash = INFINITY; /* best of the rounds */
     double parallel = INFINITY;
     for (int round = 0; round < c->rounds; round++) {
         double t0 = now_s();
         for (int i = 0; i < c->crypto_ops; i++)
             crypto_sign_detached(sig[i % 64], NULL, msg[i % 64], 32, sk);
+        sign = fmin(sign, now_s() - t0);
+        verify = fmin(verify, verify_seconds(one_core, 1));
         double t1 = now_s();
-        for (int i = 0; i < c->crypto_ops; i++)
-            bad += crypto_sign_verify_detached(sig[i % 64], msg[i % 64], 32, pk) != 0;
-        double t2 = now_s();
         for (int i = 0; i < hashes; i++)
             raw_entry_hash(prev, i, i, payload, prev);
-        double t3 = now_s();
-        parallel = fmin(parallel, verify_parallel_seconds(threads, parallel_ops,
-                                                          (const unsigned char (*)[32])msg,
-                                                          (const unsigned char (*)[crypto_sign_BYTES])sig,
-                                                          pk));
-        sign = fmin(sign, t1 - t0);
-        verify = fmin(verify, t2 - t1);
-        hash = fmin(hash, t3 - t2);
+        hash = fmin(hash, now_s() - t1);
+        parallel = fmin(parallel, verify_seconds(per_thread, threads));
     }
-    if (bad)
-        die("raw verification failed %d times", bad);
     add_figure("signs/s", c->crypto_ops / sign, "raw.ed25519_sign");
     add_figure("verifies/s", c->crypto_ops / verify, "raw.ed25519_verify");
     snprintf(add_figure("verifies/s", (double)cores * c->crypto_ops / verify,
@@ -1100,30 +1097,48 @@ static double balance_lookup_rate(const config *c, loyalty_ledger *l, int64_t me
 }
 
 /*
- * Runs argv[0] with stdout to /dev/null; returns the wall time, dies on failure.
- * posix_spawn, not fork: fork copies the page tables of this process, which
- * by the large ledger's figures holds a hundred MiB and more of freed page
- * cache, and that copy is the harness's cost, not the command's. Measured
- * with a driver spawning `loyalty balance` 100 times on the 2M ledger from a
- * parent holding 200 MiB: fork+exec median 9.8-10.2 ms, posix_spawn 1.8 ms
- * (1.8-2.8 ms for both from a parent holding nothing).
+ * Starts argv[0] with its stdout on out_fd (the write end of a pipe, which the
+ * child alone then holds) or, when out_fd is -1, on /dev/null; returns its pid,
+ * dies on failure. posix_spawn, not fork: fork copies the page tables of this
+ * process, which by the large ledger's figures holds a hundred MiB and more of
+ * freed page cache, and that copy is the harness's cost, not the command's
+ * (docs/PERFORMANCE.md, section 4).
  */
-static double spawn(char *const argv[])
+static pid_t start_process(char *const argv[], int out_fd)
 {
     posix_spawn_file_actions_t actions;
-    if (posix_spawn_file_actions_init(&actions) != 0 ||
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) != 0)
-        die("posix_spawn_file_actions: out of memory");
-    double t0 = now_s();
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc == 0)
+        rc = out_fd < 0 ? posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null",
+                                                           O_WRONLY, 0)
+                        : posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO);
+    if (rc != 0)
+        die("posix_spawn_file_actions: %s", strerror(rc));
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
+    rc = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
     if (rc != 0)
         die("posix_spawn %s: %s", argv[0], strerror(rc));
+    posix_spawn_file_actions_destroy(&actions);
+    if (out_fd >= 0)
+        close(out_fd);
+    return pid;
+}
+
+/* The exit status of a started process. */
+static int wait_process(pid_t pid)
+{
     int status = 0;
     if (waitpid(pid, &status, 0) != pid)
         die("wait: %s", strerror(errno));
+    return status;
+}
+
+/* Runs argv[0] with stdout to /dev/null; returns the wall time, dies on failure. */
+static double spawn(char *const argv[])
+{
+    double t0 = now_s();
+    int status = wait_process(start_process(argv, -1));
     double t = now_s() - t0;
-    posix_spawn_file_actions_destroy(&actions);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         die("%s %s exited with status %d", argv[0], argv[1] ? argv[1] : "",
             WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
@@ -1166,7 +1181,7 @@ static void fig_cli_balance(const config *c, const char *db, int64_t members, co
     free(ms);
 }
 
-/* The floor under any CLI figure: fork + exec + wait of /bin/true. */
+/* The floor under any CLI figure: starting /bin/true and waiting for it. */
 static void fig_raw_spawn(const config *c)
 {
     char *argv[] = {file_exists("/bin/true") ? "/bin/true" : "/usr/bin/true", NULL};
@@ -1190,18 +1205,10 @@ static void fig_verify(const char *db, const char *label, long cores, figure **r
     if (pipe(fds) != 0)
         die("pipe: %s", strerror(errno));
     char *argv[] = {"/proc/self/exe", "--child-verify", (char *)db, NULL};
-    struct rusage ru;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDOUT_FILENO);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fds[1]);
+    /* The read end must not stay open in the child, or the read below would not end. */
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0)
+        die("fcntl: %s", strerror(errno));
+    pid_t pid = start_process(argv, fds[1]);
     char text[1024] = "";
     size_t used = 0;
     while (used + 1 < sizeof text) { /* one short line; bounded by the buffer */
@@ -1212,9 +1219,7 @@ static void fig_verify(const char *db, const char *label, long cores, figure **r
     }
     text[used] = '\0';
     close(fds[0]);
-    int status = 0;
-    if (wait4(pid, &status, 0, &ru) != pid)
-        die("wait: %s", strerror(errno));
+    int status = wait_process(pid);
     int rc = -1, consumed = 0;
     long long entries = 0, peak_kib = 0;
     double seconds = 0;
@@ -1236,9 +1241,8 @@ static void fig_verify(const char *db, const char *label, long cores, figure **r
                  "%lld audit entries in %.2f s; %.2f of raw.ed25519_verify_parallel", entries,
                  seconds, all && all->value > 0 ? rate->value / all->value : NAN);
     }
-    /* The child's own high-water mark after exec: ru_maxrss would also count the
-     * parent's pages the child shared between fork and exec. */
-    (void)ru;
+    /* The child's own high-water mark after exec (ru_maxrss of a forked child
+     * would also count the parent's pages it shared before exec). */
     *rss_out = add_figure("MiB", (double)peak_kib / 1024.0, "verify.peak_rss@%s", label);
 }
 
