@@ -29,8 +29,10 @@
  *
  * Output: a table on stdout and a JSON file (--json). --smoke runs every
  * figure on tiny sizes in seconds and asserts only that each measurement ran.
+ * --ceiling measures instead how fast batches could be at the large size
+ * without the indexes an award writes at random (see measure_ceiling()).
  *
- * Usage: bench [--smoke] [--rebuild] --cli PATH --cache DIR --json PATH
+ * Usage: bench [--smoke] [--rebuild] [--ceiling] --cli PATH --cache DIR --json PATH
  */
 #include <dirent.h>
 #include <errno.h>
@@ -167,13 +169,18 @@ static uint64_t rnd(uint64_t bound) /* uniform enough in [0, bound) */
  * A fresh, random-looking order reference: random order refs write random
  * index pages. Within a run the counter makes them distinct (mix64 is a
  * bijection); the run's random salt keeps them apart from the refs of the
- * run that built the cached ledger.
+ * run that built the cached ledger. Every reference, the cached ledger's
+ * included, is drawn from one key space (REF_PREFIX and 16 hex digits), so
+ * that at the large size a measured award's reference lands among the
+ * millions already in the index, as a checkout's random order ids do, not
+ * in a region of the index that only this run's references fill.
  */
+#define REF_PREFIX "b"
 static uint64_t ref_counter, ref_salt;
 
-static void next_ref(char out[24], char prefix)
+static void next_ref(char out[24])
 {
-    snprintf(out, 24, "%c%016llx", prefix, (unsigned long long)mix64(ref_salt + ++ref_counter));
+    snprintf(out, 24, REF_PREFIX "%016llx", (unsigned long long)mix64(ref_salt + ++ref_counter));
 }
 
 static void member_id(char out[24], int64_t n)
@@ -604,10 +611,10 @@ static void op_member_add(op_buffer *b, size_t i, int64_t n)
 }
 
 /* A purchase award to a random one of `members`, with a fresh random reference. */
-static void op_award(op_buffer *b, size_t i, int64_t members, char prefix)
+static void op_award(op_buffer *b, size_t i, int64_t members)
 {
     member_id(b->member[i], 1 + (int64_t)rnd((uint64_t)members));
-    next_ref(b->ref[i], prefix);
+    next_ref(b->ref[i]);
     b->ops[i] = (loyalty_operation){.kind = LOYALTY_OP_AWARD,
                                     .member = b->member[i],
                                     .ref = b->ref[i],
@@ -639,7 +646,7 @@ static void ledger_fill(loyalty_ledger *l, int64_t members, int64_t awards, int 
             if (k < members)
                 op_member_add(&b, n, k + 1);
             else
-                op_award(&b, n, members, 'b');
+                op_award(&b, n, members);
         }
         apply(l, &b, n);
         done += (int64_t)n;
@@ -692,7 +699,11 @@ static void build_ledger(const char *path, int64_t members, int64_t awards, int 
     remove_ledger(tmp);
 }
 
-/* The cached large ledger is current when it has the expected rows and schema version. */
+/*
+ * The cached large ledger is current when it has the expected rows, schema
+ * version and page size, and its references are in the key space the run
+ * draws from (the first and last, through the (kind, ref) index).
+ */
 static int cache_current(const char *path, const config *c, int64_t user_version,
                          int64_t page_size)
 {
@@ -703,7 +714,10 @@ static int cache_current(const char *path, const config *c, int64_t user_version
     return sql_integer(path, "PRAGMA user_version") == user_version &&
            sql_integer(path, "PRAGMA page_size") == page_size &&
            sql_integer(path, "SELECT count(*) FROM members") == c->large_members &&
-           sql_integer(path, "SELECT count(*) FROM journal") == c->large_entries;
+           sql_integer(path, "SELECT count(*) FROM journal") == c->large_entries &&
+           sql_integer(path, "SELECT (SELECT min(ref) FROM journal WHERE kind = 'award')"
+                             " LIKE '" REF_PREFIX "%' AND (SELECT max(ref) FROM journal"
+                             " WHERE kind = 'award') LIKE '" REF_PREFIX "%'") == 1;
 }
 
 /* A private copy of a ledger (database, WAL if any, key) for one run to write to. */
@@ -847,7 +861,7 @@ static void raw_award(raw_db *r)
     int64_t amount = 100 + (int64_t)rnd(100000), points = amount / 100;
     int64_t ts = (int64_t)(now_s() * 1e6), seq = ++r->seq;
     char ref[24], member[24], payload[256];
-    next_ref(ref, 'r');
+    next_ref(ref);
     member_id(member, m);
     unsigned char request_hash[16], hash[32], sig[crypto_sign_BYTES];
     crypto_generichash(request_hash, sizeof request_hash, (const unsigned char *)ref, strlen(ref),
@@ -1055,7 +1069,7 @@ static double award_single_rate(const config *c, loyalty_ledger *l, int64_t memb
     double t = 0;
     for (int i = 0; i < c->single_awards; i++) {
         member_id(member, 1 + (int64_t)rnd((uint64_t)members));
-        next_ref(ref, 's');
+        next_ref(ref);
         loyalty_award_request q = {member, ref, 100 + (int64_t)rnd(100000), 0, NULL};
         double t0 = now_s();
         check(l, loyalty_award(l, &q, &p), "loyalty_award");
@@ -1070,7 +1084,7 @@ static double award_batch_rate(const config *c, loyalty_ledger *l, int64_t membe
     double t = 0;
     for (int k = 0; k < c->batches; k++) {
         for (int i = 0; i < c->batch_size; i++)
-            op_award(b, (size_t)i, members, 'o');
+            op_award(b, (size_t)i, members);
         double t0 = now_s();
         apply(l, b, (size_t)c->batch_size);
         t += now_s() - t0;
@@ -1154,7 +1168,7 @@ static void fig_award_cli(const config *c, const char *db, int64_t members, cons
     double t = 0;
     for (int i = 0; i < c->cli_awards; i++) {
         member_id(member, 1 + (int64_t)rnd((uint64_t)members));
-        next_ref(ref, 'c');
+        next_ref(ref);
         snprintf(amount, sizeof amount, "%lld", (long long)(100 + rnd(100000)));
         t += spawn(argv);
     }
@@ -1357,10 +1371,165 @@ static void measure_size(const config *c, const char *db, const char *work, int6
     fig_cli_balance(c, db, members, label);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The ceiling (--ceiling)                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * How fast batches of awards could be at the large size if an award wrote no
+ * index entry at a random place: not a figure of the library, a bound on what
+ * any index design can give. An award to a random member writes three pages
+ * at random (the member row, the journal's unique (kind, ref) index, the
+ * open-lots index) besides the pages it appends to; the ceiling measures
+ * batches with the indexes as shipped, without the open-lots index, and
+ * without both, each on a fresh ledger and on the large one. Awards with new
+ * references need neither index, so the library runs as before on such a
+ * ledger; retries, debits and anything else that reads those indexes would
+ * be slow or wrong on it, so nothing else is measured.
+ */
+
+/* Runs an SQL script on db or dies naming what failed. */
+static void exec_sql(sqlite3 *db, const char *sql, const char *what)
+{
+    char *error = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &error) != SQLITE_OK)
+        die("%s: %s", what, error ? error : sqlite3_errmsg(db));
+}
+
+/* Appends text to a growing script (dies when it would not fit). */
+static void script_add(char *script, size_t size, const char *text, size_t length)
+{
+    size_t used = strlen(script);
+    if (used + length + 1 > size)
+        die("the ceiling's script does not fit in %zu bytes", size);
+    memcpy(script + used, text, length);
+    script[used + length] = '\0';
+}
+
+/*
+ * Removes the open-lots index and, with refs, the journal's unique (kind, ref)
+ * index. SQLite keeps a UNIQUE constraint inside the table, so the journal is
+ * copied into a table declared without it (the rest of its definition and its
+ * other indexes as the schema has them). Dies unless the definition is the
+ * one this expects.
+ */
+static void drop_random_indexes(const char *path, int refs)
+{
+    static const char head[] = "CREATE TABLE journal (";
+    static const char unique[] = "UNIQUE (kind, ref)";
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        die("open %s: %s", path, sqlite3_errmsg(db));
+    exec_sql(db, "DROP INDEX lots_member_open", "dropping the open-lots index");
+    if (refs) {
+        static char script[16384];
+        script[0] = '\0';
+        script_add(script, sizeof script, "BEGIN;\n", 7);
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT type = 'table', sql FROM sqlite_schema WHERE tbl_name = 'journal'"
+                               " AND sql IS NOT NULL ORDER BY type = 'table' DESC",
+                               -1, &st, NULL) != SQLITE_OK)
+            die("reading the schema of %s: %s", path, sqlite3_errmsg(db));
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *sql = (const char *)sqlite3_column_text(st, 1);
+            if (!sqlite3_column_int(st, 0)) { /* an index: recreated after the copy */
+                script_add(script, sizeof script, sql, strlen(sql));
+                script_add(script, sizeof script, ";\n", 2);
+                continue;
+            }
+            const char *clause = strstr(sql, unique);
+            const char *comma = clause;
+            while (comma != NULL && comma > sql && *comma != ',')
+                comma--;
+            if (strncmp(sql, head, sizeof head - 1) != 0 || clause == NULL || *comma != ',')
+                die("the journal of %s is not defined as expected (with \"%s\")", path, unique);
+            static const char create[] = "CREATE TABLE journal_unindexed (";
+            script_add(script, sizeof script, create, sizeof create - 1);
+            script_add(script, sizeof script, sql + sizeof head - 1,
+                       (size_t)(comma - sql) - (sizeof head - 1));
+            const char *rest = clause + sizeof unique - 1;
+            script_add(script, sizeof script, rest, strlen(rest));
+            static const char copy[] = ";\nINSERT INTO journal_unindexed SELECT * FROM journal;\n"
+                                       "DROP TABLE journal;\n"
+                                       "ALTER TABLE journal_unindexed RENAME TO journal;\n";
+            script_add(script, sizeof script, copy, sizeof copy - 1);
+        }
+        sqlite3_finalize(st);
+        script_add(script, sizeof script, "COMMIT;\n", 8);
+        if (strstr(script, "journal_unindexed") == NULL)
+            die("%s has no journal", path);
+        exec_sql(db, script, "copying the journal without its (kind, ref) index");
+    }
+    exec_sql(db, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing");
+    sqlite3_close(db);
+    if (sql_integer(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'lots_member_open'"
+                          " OR (tbl_name = 'journal' AND name LIKE 'sqlite_autoindex%')") != 1 - refs)
+        die("%s still has an index the ceiling drops", path);
+}
+
+/* The best batch rate over the rounds on a private copy of `from` in layout (lots, refs). */
+static double ceiling_rate(const config *c, const char *from, const char *work, int64_t members,
+                           int drop_lots, int drop_refs)
+{
+    char path[4096];
+    path_join(path, sizeof path, work, "ceiling.db");
+    copy_ledger(from, path);
+    if (drop_lots)
+        drop_random_indexes(path, drop_refs);
+    loyalty_ledger *l = ledger_open(path, 0);
+    op_buffer b;
+    ops_init(&b, (size_t)c->batch_size);
+    config warm = *c;
+    warm.batches = 1;
+    (void)award_batch_rate(&warm, l, members, &b); /* untimed warm-up */
+    double best = 0;
+    for (int round = 0; round < c->rounds; round++)
+        keep_best(&best, award_batch_rate(c, l, members, &b));
+    ops_free(&b);
+    loyalty_close(l);
+    remove_ledger(path);
+    return best;
+}
+
+static void measure_ceiling(const config *c, const char *fresh, const char *large,
+                            const char *work, const char *large_label)
+{
+    static const struct {
+        const char *name;
+        int drop_lots, drop_refs;
+    } layouts[] = {{"indexed", 0, 0}, {"no_lots_index", 1, 0}, {"no_random_index", 1, 1}};
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        fprintf(stderr, "ceiling: batches %s\n", layouts[i].name);
+        double small = ceiling_rate(c, fresh, work, c->fresh_members, layouts[i].drop_lots,
+                                    layouts[i].drop_refs);
+        double big = ceiling_rate(c, large, work, c->large_members, layouts[i].drop_lots,
+                                  layouts[i].drop_refs);
+        char name[48];
+        snprintf(name, sizeof name, "ceiling.%s@fresh", layouts[i].name);
+        add_figure("awards/s", small, "%s", name);
+        figure *f = add_figure("awards/s", big, "ceiling.%s@%s", layouts[i].name, large_label);
+        against(f, name, NO_TARGET, 0);
+    }
+}
+
+
+/* The end of a run: the table, the JSON file, and the exit status. */
+static int finish_run(const config *c, const machine *m)
+{
+    remove_work_dir();
+    print_table();
+    write_json(c, m);
+    printf("\nwrote %s\n", c->json_path);
+    if (failures)
+        fprintf(stderr, "bench: %d measurement(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
+
 static void usage(void)
 {
-    fputs("usage: bench [--smoke] [--rebuild] [--build-only] [--git DESCRIBE] --cli PATH --cache DIR\n"
-          "             --json PATH\n", stderr);
+    fputs("usage: bench [--smoke] [--rebuild] [--build-only] [--ceiling] [--git DESCRIBE] --cli PATH\n"
+          "             --cache DIR --json PATH\n", stderr);
     exit(2);
 }
 
@@ -1370,7 +1539,7 @@ int main(int argc, char **argv)
         return child_verify(argv[2]);
     config c = full_config;
     const char *cli = NULL, *cache = NULL, *json = NULL, *git = NULL;
-    int smoke = 0, rebuild = 0, build_only = 0;
+    int smoke = 0, rebuild = 0, build_only = 0, ceiling = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--smoke") == 0)
             smoke = 1;
@@ -1378,6 +1547,8 @@ int main(int argc, char **argv)
             rebuild = 1;
         else if (strcmp(argv[i], "--build-only") == 0)
             build_only = 1; /* make the cached large ledger current, measure nothing */
+        else if (strcmp(argv[i], "--ceiling") == 0)
+            ceiling = 1; /* only the batches without the indexes written at random */
         else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
             cli = argv[++i];
         else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc)
@@ -1429,7 +1600,7 @@ int main(int argc, char **argv)
              (long long)c.large_members);
     path_join(large, sizeof large, cache, name);
 
-    if (!build_only) {
+    if (!build_only && !ceiling) {
         fprintf(stderr, "raw baselines\n");
         fig_raw_crypto(&c, m.cores);
         fig_raw_spawn(&c);
@@ -1441,7 +1612,7 @@ int main(int argc, char **argv)
     loyalty_close(l);
     int64_t user_version = sql_integer(fresh, "PRAGMA user_version"); /* closed: no WAL left */
     int64_t page_size = sql_integer(fresh, "PRAGMA page_size");
-    if (!build_only)
+    if (!build_only && !ceiling)
         measure_size(&c, fresh, work, c.fresh_members, "fresh", 1);
 
     /* The large ledger: cached; rebuilt when missing, stale or asked for. */
@@ -1457,6 +1628,10 @@ int main(int argc, char **argv)
     }
     if (build_only)
         return 0;
+    if (ceiling) {
+        measure_ceiling(&c, fresh, large, work, large_label);
+        return finish_run(&c, &m);
+    }
     double t0 = now_s();
     copy_ledger(large, large_work);
     fprintf(stderr, "  copied for this run in %.1f s\n", now_s() - t0);
@@ -1471,11 +1646,5 @@ int main(int argc, char **argv)
     snprintf(name, sizeof name, "verify.peak_rss@%s", small_label);
     against(rss_large, name, RATIO_AT_MOST, 1.2);
 
-    remove_work_dir();
-    print_table();
-    write_json(&c, &m);
-    printf("\nwrote %s\n", c.json_path);
-    if (failures)
-        fprintf(stderr, "bench: %d measurement(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return finish_run(&c, &m);
 }
