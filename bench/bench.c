@@ -1307,6 +1307,16 @@ static void keep_best(double *best, double rate)
 }
 
 /*
+ * Before each timed write loop: the kernel writes back what the loop before
+ * it left dirty (another database's pages, a copied ledger) now, not in the
+ * middle of this one.
+ */
+static void settle(void)
+{
+    sync();
+}
+
+/*
  * The figures on one ledger (fresh or large). Each of ours alternates with
  * its baseline for c->rounds rounds and the best rate of each is kept, so
  * that load from other processes, which comes and goes, skews both alike.
@@ -1334,11 +1344,17 @@ static void measure_size(const config *c, const char *db, const char *work, int6
     (void)award_batch_rate(&warm, l, members, &b);
     rates best = {0, 0, 0, 0, 0, 0};
     for (int round = 0; round < c->rounds; round++) {
-        if (fresh)
+        if (fresh) {
+            settle();
             keep_best(&best.raw_single, raw_single_rate(c, &raw_single));
+        }
+        settle();
         keep_best(&best.single, award_single_rate(c, l, members));
-        if (fresh)
+        if (fresh) {
+            settle();
             keep_best(&best.raw_batch, raw_batch_rate(c, &raw_batch));
+        }
+        settle();
         keep_best(&best.batch, award_batch_rate(c, l, members, &b));
         keep_best(&best.select, point_select_rate(c, db));
         keep_best(&best.lookup, balance_lookup_rate(c, l, members));
@@ -1484,8 +1500,10 @@ static double ceiling_rate(const config *c, const char *from, const char *work, 
     warm.batches = 1;
     (void)award_batch_rate(&warm, l, members, &b); /* untimed warm-up */
     double best = 0;
-    for (int round = 0; round < c->rounds; round++)
+    for (int round = 0; round < c->rounds; round++) {
+        settle();
         keep_best(&best, award_batch_rate(c, l, members, &b));
+    }
     ops_free(&b);
     loyalty_close(l);
     remove_ledger(path);
