@@ -25,8 +25,7 @@ typedef struct hold_row {
 /* The points the member's open holds reserve at now_us (a lapsed hold reserves none). */
 int holds_held(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *held)
 {
-    static const char sql[] = "SELECT COALESCE(SUM(points), 0) FROM holds"
-                              " WHERE member_id = ? AND status = 'open' AND expires_us > ?";
+    static const char sql[] = "SELECT " SQL_HELD_POINTS("?1", "?2");
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;

@@ -255,6 +255,11 @@ int member_set_balance(loyalty_ledger *l, const member_row *member);
 int lots_sum(loyalty_ledger *l, int64_t member_id, int64_t now_us, lot_sums *sums);
 /* Whether the figures kept on the member row hold at now_us. */
 int lots_figures_hold(const member_row *member, int64_t now_us);
+/* The points a member's open holds reserve at a moment: one place says what counts as held.
+ * member and now are SQL expressions (a parameter, a column). */
+#define SQL_HELD_POINTS(member, now)                                                               \
+    "(SELECT COALESCE(SUM(points), 0) FROM holds WHERE member_id = " member                       \
+    " AND status = 'open' AND expires_us > " now ")"
 /* holds.c: the points a member's open holds reserve at now_us. */
 int holds_held(loyalty_ledger *l, int64_t member_id, int64_t now_us, int64_t *held);
 int lots_credit(loyalty_ledger *l, member_row *member, int64_t tx, int64_t points,

@@ -13,17 +13,22 @@
     "id, external_id, status, COALESCE(tier, ''), balance, debt, created_us, lots_remaining," \
     " COALESCE(last_journal_tx, 0), lots_at_us, lots_until_us, lots_available, lots_pending," \
     " lots_expired, lots_next_expiry_us, lots_next_expiry_points"
+#define MEMBER_COLUMN_COUNT 16 /* the columns above; a statement's own come after them */
 
 static void copy_column(char *out, size_t size, sqlite3_stmt *st, int column)
 {
     text_copy(out, size, (const char *)sqlite3_column_text(st, column));
 }
 
-static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, const char *what)
+/* Steps st and reads MEMBER_COLUMNS into row, and the column after them into *extra if asked. */
+static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, const char *what,
+                       int64_t *extra)
 {
     int step = sqlite3_step(st);
     int rc = LOYALTY_OK;
     if (step == SQLITE_ROW) {
+        if (extra)
+            *extra = sqlite3_column_int64(st, MEMBER_COLUMN_COUNT);
         row->id = sqlite3_column_int64(st, 0);
         copy_column(row->external_id, sizeof row->external_id, st, 1);
         copy_column(row->status, sizeof row->status, st, 2);
@@ -58,7 +63,22 @@ int member_find(loyalty_ledger *l, const char *external_id, member_row *row)
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
-    return read_member(l, st, row, external_id);
+    return read_member(l, st, row, external_id, NULL);
+}
+
+/* member_find for a look-up: the row and, in the same statement, its open holds at now_us. */
+static int member_find_held(loyalty_ledger *l, const char *external_id, int64_t now_us,
+                            member_row *row, int64_t *held)
+{
+    static const char sql[] =
+        "SELECT " MEMBER_COLUMNS ", " SQL_HELD_POINTS("members.id", "?2")
+        " FROM members WHERE external_id = ?1";
+    sqlite3_stmt *st = stmt(l, sql);
+    if (st == NULL)
+        return l->error_code;
+    sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_us);
+    return read_member(l, st, row, external_id, held);
 }
 
 int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row)
@@ -68,7 +88,7 @@ int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row)
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_int64(st, 1, id);
-    return read_member(l, st, row, "with this internal id");
+    return read_member(l, st, row, "with this internal id", NULL);
 }
 
 /*
@@ -143,12 +163,14 @@ int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed)
     return audit_append(l, "member_add", payload);
 }
 
-/* Fills the public view of a member: the row plus its lots and holds at the clock. */
-int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *info)
+/*
+ * The public view of a member at now_us: the row plus its lots and its open
+ * holds (read here unless held_known, then *held is them at now_us).
+ */
+static int member_view(loyalty_ledger *l, const member_row *row, int64_t now_us, int held_known,
+                       int64_t held, loyalty_member_info *info)
 {
-    int64_t now_us = l->in_write || l->replay ? l->op_now_us : clock_now_us(l);
     lot_sums sums;
-    int64_t held = 0;
     memset(info, 0, sizeof *info);
     program_rules rules;
     /* A look-up inside the range of the figures kept on the row does not read
@@ -158,7 +180,7 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
         sums = row->lots;
     else
         rc = lots_sum(l, row->id, now_us, &sums);
-    if (rc == LOYALTY_OK)
+    if (rc == LOYALTY_OK && !held_known)
         rc = holds_held(l, row->id, now_us, &held);
     if (rc == LOYALTY_OK)
         rc = program_current(l, &rules);
@@ -179,6 +201,13 @@ int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *i
     info->available = sums.available > held ? sums.available - held : 0;
     info->created_us = row->created_us;
     return LOYALTY_OK;
+}
+
+/* Fills the public view of a member: the row plus its lots and holds at the clock. */
+int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *info)
+{
+    int64_t now_us = l->in_write || l->replay ? l->op_now_us : clock_now_us(l);
+    return member_view(l, row, now_us, 0, 0, info);
 }
 
 LOYALTY_API int loyalty_member_add(loyalty_ledger *l, const char *member,
@@ -208,11 +237,14 @@ LOYALTY_API int loyalty_member_get(loyalty_ledger *l, const char *member, loyalt
     if (rc != LOYALTY_OK)
         return rc;
     rc = check_id(l, "member id", member);
+    /* One statement reads the row and its open holds (a look-up's commonest case
+     * then needs no other: the lots figures kept on the row hold). */
+    int64_t now_us = clock_now_us(l), held = 0;
     member_row row;
     if (rc == LOYALTY_OK)
-        rc = member_find(l, member, &row);
+        rc = member_find_held(l, member, now_us, &row, &held);
     if (rc == LOYALTY_OK)
-        rc = member_info(l, &row, info);
+        rc = member_view(l, &row, now_us, 1, held, info);
     read_end(l);
     return rc;
 }

@@ -75,6 +75,10 @@ static void test_figures_follow_the_clock(void **state)
     loyalty_hold_info h;
     expect_rc(fx, hold(fx, "m1", "cart-1", 20, &h), LOYALTY_OK, "hold");
     expect_figures(fx, "m1", 131, 0, 20, 0, 150, expiry);
+    clock_at(fx, 3 * DAY_US + 899 * SECOND_US); /* 900 s to live: still open */
+    expect_figures(fx, "m1", 131, 0, 20, 0, 150, expiry);
+    clock_at(fx, 3 * DAY_US + 900 * SECOND_US); /* at its expiry it counts no more */
+    expect_figures(fx, "m1", 151, 0, 0, 0, 150, expiry);
     clock_at(fx, 3 * DAY_US + 901 * SECOND_US);
     expect_figures(fx, "m1", 151, 0, 0, 0, 150, expiry);
 
