@@ -905,9 +905,20 @@ static void raw_award(raw_db *r)
     memcpy(r->prev, hash, 32);
 }
 
+/*
+ * First thing in each timed write loop: the kernel writes back what the loop before
+ * it left dirty (another database's pages, a copied ledger) now, not in the
+ * middle of this one.
+ */
+static void settle(void)
+{
+    sync();
+}
+
 /* Baseline (1): the award's rows + BLAKE2b + Ed25519, one durable transaction each. */
 static double raw_single_rate(const config *c, raw_db *r)
 {
+    settle();
     double t0 = now_s();
     for (int i = 0; i < c->raw_single; i++) {
         raw_exec(r, "BEGIN IMMEDIATE");
@@ -920,6 +931,7 @@ static double raw_single_rate(const config *c, raw_db *r)
 /* Baseline (2): the same rows, batch_size per transaction, hashed and signed on one thread. */
 static double raw_batch_rate(const config *c, raw_db *r)
 {
+    settle();
     double t0 = now_s();
     for (int b = 0; b < c->batches; b++) {
         raw_exec(r, "BEGIN IMMEDIATE");
@@ -958,19 +970,15 @@ static double verify_seconds(verify_share work, int threads)
 {
     pthread_t tids[VERIFY_THREADS_MAX];
     verify_share shares[VERIFY_THREADS_MAX];
+    for (int i = 0; i < threads; i++)
+        shares[i] = work;
     double t0 = now_s();
-    if (threads == 1) {
-        shares[0] = work;
-        verify_share_run(&shares[0]);
-    } else {
-        for (int i = 0; i < threads; i++) {
-            shares[i] = work;
-            if (pthread_create(&tids[i], NULL, verify_share_run, &shares[i]) != 0)
-                die("pthread_create failed");
-        }
-        for (int i = 0; i < threads; i++)
-            pthread_join(tids[i], NULL);
-    }
+    for (int i = 1; i < threads; i++)
+        if (pthread_create(&tids[i], NULL, verify_share_run, &shares[i]) != 0)
+            die("pthread_create failed");
+    verify_share_run(&shares[0]);
+    for (int i = 1; i < threads; i++)
+        pthread_join(tids[i], NULL);
     double t = now_s() - t0;
     int bad = 0;
     for (int i = 0; i < threads; i++)
@@ -1066,6 +1074,7 @@ static double award_single_rate(const config *c, loyalty_ledger *l, int64_t memb
 {
     char member[24], ref[24];
     loyalty_posting p;
+    settle();
     double t = 0;
     for (int i = 0; i < c->single_awards; i++) {
         member_id(member, 1 + (int64_t)rnd((uint64_t)members));
@@ -1081,6 +1090,7 @@ static double award_single_rate(const config *c, loyalty_ledger *l, int64_t memb
 /* loyalty_apply_batch with batch_size awards per batch (one transaction each). */
 static double award_batch_rate(const config *c, loyalty_ledger *l, int64_t members, op_buffer *b)
 {
+    settle();
     double t = 0;
     for (int k = 0; k < c->batches; k++) {
         for (int i = 0; i < c->batch_size; i++)
@@ -1307,16 +1317,6 @@ static void keep_best(double *best, double rate)
 }
 
 /*
- * Before each timed write loop: the kernel writes back what the loop before
- * it left dirty (another database's pages, a copied ledger) now, not in the
- * middle of this one.
- */
-static void settle(void)
-{
-    sync();
-}
-
-/*
  * The figures on one ledger (fresh or large). Each of ours alternates with
  * its baseline for c->rounds rounds and the best rate of each is kept, so
  * that load from other processes, which comes and goes, skews both alike.
@@ -1344,17 +1344,11 @@ static void measure_size(const config *c, const char *db, const char *work, int6
     (void)award_batch_rate(&warm, l, members, &b);
     rates best = {0, 0, 0, 0, 0, 0};
     for (int round = 0; round < c->rounds; round++) {
-        if (fresh) {
-            settle();
+        if (fresh)
             keep_best(&best.raw_single, raw_single_rate(c, &raw_single));
-        }
-        settle();
         keep_best(&best.single, award_single_rate(c, l, members));
-        if (fresh) {
-            settle();
+        if (fresh)
             keep_best(&best.raw_batch, raw_batch_rate(c, &raw_batch));
-        }
-        settle();
         keep_best(&best.batch, award_batch_rate(c, l, members, &b));
         keep_best(&best.select, point_select_rate(c, db));
         keep_best(&best.lookup, balance_lookup_rate(c, l, members));
@@ -1487,15 +1481,19 @@ static void drop_random_indexes(const char *path, int refs)
         die("%s still has an index the ceiling drops", path);
 }
 
-/* The best batch rate over the rounds on a private copy of `from` in layout (lots, refs). */
+/*
+ * The best batch rate over the rounds on a private copy of `from` without
+ * `dropped` of the indexes written at random (0 none, 1 the open-lots one,
+ * 2 both).
+ */
 static double ceiling_rate(const config *c, const char *from, const char *work, int64_t members,
-                           int drop_lots, int drop_refs)
+                           int dropped)
 {
     char path[4096];
     path_join(path, sizeof path, work, "ceiling.db");
     copy_ledger(from, path);
-    if (drop_lots)
-        drop_random_indexes(path, drop_refs);
+    if (dropped > 0)
+        drop_random_indexes(path, dropped > 1);
     loyalty_ledger *l = ledger_open(path, 0);
     op_buffer b;
     ops_init(&b, (size_t)c->batch_size);
@@ -1503,10 +1501,8 @@ static double ceiling_rate(const config *c, const char *from, const char *work, 
     warm.batches = 1;
     (void)award_batch_rate(&warm, l, members, &b); /* untimed warm-up */
     double best = 0;
-    for (int round = 0; round < c->rounds; round++) {
-        settle();
+    for (int round = 0; round < c->rounds; round++)
         keep_best(&best, award_batch_rate(c, l, members, &b));
-    }
     ops_free(&b);
     loyalty_close(l);
     remove_ledger(path);
@@ -1516,20 +1512,16 @@ static double ceiling_rate(const config *c, const char *from, const char *work, 
 static void measure_ceiling(const config *c, const char *fresh, const char *large,
                             const char *work, const char *large_label)
 {
-    static const struct {
-        const char *name;
-        int drop_lots, drop_refs;
-    } layouts[] = {{"indexed", 0, 0}, {"no_lots_index", 1, 0}, {"no_random_index", 1, 1}};
-    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
-        fprintf(stderr, "ceiling: batches %s\n", layouts[i].name);
-        double small = ceiling_rate(c, fresh, work, c->fresh_members, layouts[i].drop_lots,
-                                    layouts[i].drop_refs);
-        double big = ceiling_rate(c, large, work, c->large_members, layouts[i].drop_lots,
-                                  layouts[i].drop_refs);
+    /* By the number of indexes written at random that the layout drops. */
+    static const char *const layouts[] = {"indexed", "no_lots_index", "no_random_index"};
+    for (int dropped = 0; dropped < 3; dropped++) {
+        fprintf(stderr, "ceiling: batches %s\n", layouts[dropped]);
+        double small = ceiling_rate(c, fresh, work, c->fresh_members, dropped);
+        double big = ceiling_rate(c, large, work, c->large_members, dropped);
         char name[48];
-        snprintf(name, sizeof name, "ceiling.%s@fresh", layouts[i].name);
+        snprintf(name, sizeof name, "ceiling.%s@fresh", layouts[dropped]);
         add_figure("awards/s", small, "%s", name);
-        figure *f = add_figure("awards/s", big, "ceiling.%s@%s", layouts[i].name, large_label);
+        figure *f = add_figure("awards/s", big, "ceiling.%s@%s", layouts[dropped], large_label);
         against(f, name, NO_TARGET, 0);
     }
 }

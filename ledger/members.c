@@ -56,29 +56,25 @@ static int read_member(loyalty_ledger *l, sqlite3_stmt *st, member_row *row, con
     return rc;
 }
 
-int member_find(loyalty_ledger *l, const char *external_id, member_row *row)
+/* The member by external id; with held, also its open holds at now_us, in the same statement. */
+static int find_by_external_id(loyalty_ledger *l, const char *external_id, member_row *row,
+                               int64_t now_us, int64_t *held)
 {
-    static const char sql[] = "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?";
-    sqlite3_stmt *st = stmt(l, sql);
+    static const char plain[] = "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?1";
+    static const char with_held[] = "SELECT " MEMBER_COLUMNS ", " SQL_HELD_POINTS("members.id", "?2")
+                                    " FROM members WHERE external_id = ?1";
+    sqlite3_stmt *st = stmt(l, held ? with_held : plain);
     if (st == NULL)
         return l->error_code;
     sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
-    return read_member(l, st, row, external_id, NULL);
+    if (held)
+        sqlite3_bind_int64(st, 2, now_us);
+    return read_member(l, st, row, external_id, held);
 }
 
-/* member_find for a look-up: the row and, in the same statement, its open holds at now_us. */
-static int member_find_held(loyalty_ledger *l, const char *external_id, int64_t now_us,
-                            member_row *row, int64_t *held)
+int member_find(loyalty_ledger *l, const char *external_id, member_row *row)
 {
-    static const char sql[] =
-        "SELECT " MEMBER_COLUMNS ", " SQL_HELD_POINTS("members.id", "?2")
-        " FROM members WHERE external_id = ?1";
-    sqlite3_stmt *st = stmt(l, sql);
-    if (st == NULL)
-        return l->error_code;
-    sqlite3_bind_text(st, 1, external_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_us);
-    return read_member(l, st, row, external_id, held);
+    return find_by_external_id(l, external_id, row, 0, NULL);
 }
 
 int member_find_by_id(loyalty_ledger *l, int64_t id, member_row *row)
@@ -165,22 +161,24 @@ int member_add_apply(loyalty_ledger *l, const char *external_id, int *replayed)
 
 /*
  * The public view of a member at now_us: the row plus its lots and its open
- * holds (read here unless held_known, then *held is them at now_us).
+ * holds (read here unless the caller read them at now_us: held_read).
  */
-static int member_view(loyalty_ledger *l, const member_row *row, int64_t now_us, int held_known,
-                       int64_t held, loyalty_member_info *info)
+static int member_view(loyalty_ledger *l, const member_row *row, int64_t now_us,
+                       const int64_t *held_read, loyalty_member_info *info)
 {
     lot_sums sums;
+    int64_t held = held_read ? *held_read : 0;
     memset(info, 0, sizeof *info);
     program_rules rules;
     /* A look-up inside the range of the figures kept on the row does not read
-     * the lots; writes always do. Open holds (a small index) are always read. */
+     * the lots; writes always do. Open holds (a small index) are always read,
+     * here or in the caller's statement. */
     int rc = LOYALTY_OK;
     if (!l->in_write && !l->replay && lots_figures_hold(row, now_us))
         sums = row->lots;
     else
         rc = lots_sum(l, row->id, now_us, &sums);
-    if (rc == LOYALTY_OK && !held_known)
+    if (rc == LOYALTY_OK && held_read == NULL)
         rc = holds_held(l, row->id, now_us, &held);
     if (rc == LOYALTY_OK)
         rc = program_current(l, &rules);
@@ -207,7 +205,7 @@ static int member_view(loyalty_ledger *l, const member_row *row, int64_t now_us,
 int member_info(loyalty_ledger *l, const member_row *row, loyalty_member_info *info)
 {
     int64_t now_us = l->in_write || l->replay ? l->op_now_us : clock_now_us(l);
-    return member_view(l, row, now_us, 0, 0, info);
+    return member_view(l, row, now_us, NULL, info);
 }
 
 LOYALTY_API int loyalty_member_add(loyalty_ledger *l, const char *member,
@@ -242,9 +240,9 @@ LOYALTY_API int loyalty_member_get(loyalty_ledger *l, const char *member, loyalt
     int64_t now_us = clock_now_us(l), held = 0;
     member_row row;
     if (rc == LOYALTY_OK)
-        rc = member_find_held(l, member, now_us, &row, &held);
+        rc = find_by_external_id(l, member, &row, now_us, &held);
     if (rc == LOYALTY_OK)
-        rc = member_view(l, &row, now_us, 1, held, info);
+        rc = member_view(l, &row, now_us, &held, info);
     read_end(l);
     return rc;
 }
