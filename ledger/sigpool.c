@@ -14,7 +14,9 @@
  * costs more than an entry's SQL, so a backlog is left), then writes the
  * signatures into the entries.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,13 +82,22 @@ static void *verify_worker(void *argument)
     }
 }
 
-/* One worker per core: the walk's own thread shares them, being mostly SQL waits. */
+/* The cores this process may run on (a CPU set or taskset may allow fewer than are online). */
+static long usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* One worker per usable core; the walk's own thread shares the cores with them. */
 verify_pool *verify_pool_start(void)
 {
     verify_pool *pool = calloc(1, sizeof *pool);
     if (pool == NULL)
         return NULL;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long cores = usable_cores();
     int wanted = cores < 1 ? 1 : cores > WORKERS_MAX ? WORKERS_MAX : (int)cores;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->work, NULL);

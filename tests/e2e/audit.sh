@@ -107,6 +107,15 @@ if command -v sqlite3 >/dev/null 2>&1; then
     tamper "a changed journal amount" "UPDATE journal SET points = points + 1 WHERE tx = $a2_award_tx"
     tamper "a deleted middle entry" "DELETE FROM audit WHERE seq = 4"
     check_field "deleted: first bad seq" '.first_bad_seq' 4
+    tamper "a changed signature" "UPDATE audit SET sig = zeroblob(64) WHERE seq = 5"
+    check_field "signature: first bad seq" '.first_bad_seq' 5
+    # verify checks signatures on as many threads as the process may use cores:
+    # allowed one CPU, it must still check every one of them.
+    if command -v taskset >/dev/null 2>&1; then
+        expect_exit 7 "verify on one CPU catches the changed signature" \
+            taskset -c 0 "$LOYALTY_BIN" --db "$tampered" --json verify
+        check_field "one CPU: first bad seq" '.first_bad_seq' 5
+    fi
 
     # A tail removed from both the log and the state is consistent; only a
     # checkpoint taken before can tell.
