@@ -1270,14 +1270,26 @@ static verify_run run_verify_child(const char *db, int one_core)
     return run;
 }
 
+/* The fastest of `rounds` runs (one when the ledger is large: minutes each). */
+static verify_run best_verify_run(const char *db, int one_core, int rounds)
+{
+    verify_run best = run_verify_child(db, one_core);
+    for (int round = 1; round < rounds && best.rc == LOYALTY_OK; round++) {
+        verify_run run = run_verify_child(db, one_core);
+        if (run.rc != LOYALTY_OK || run.seconds < best.seconds)
+            best = run;
+    }
+    return best;
+}
+
 /*
  * verify.rate: audit entries per second on every core, and the child's peak
  * RSS (its VmHWM after exec: ru_maxrss of a forked child would also count
- * the parent's pages it shared before exec).
+ * the parent's pages it shared before exec), from the fastest of `rounds` runs.
  */
-static void fig_verify(const char *db, const char *label, long cores, figure **rss_out)
+static void fig_verify(const char *db, const char *label, long cores, int rounds, figure **rss_out)
 {
-    verify_run run = run_verify_child(db, 0);
+    verify_run run = best_verify_run(db, 0, rounds);
     figure *rate = add_figure("entries/s", run.rc == LOYALTY_OK ? (double)run.entries / run.seconds : 0,
                               "verify.rate@%s", label);
     char baseline[48];
@@ -1303,11 +1315,12 @@ static void fig_verify(const char *db, const char *label, long cores, figure **r
  * one-core run takes beyond its signatures. Shared perfectly over every
  * core, with signatures at raw.ed25519_verify_parallel, the best rate is
  *     cores x entries / (entries x cores / parallel rate + other work).
- * Informative: a bound, not a figure of the library.
+ * Informative: a bound, not a figure of the library. The fastest of `rounds`
+ * one-core runs is kept, so noise can only raise the bound.
  */
-static void fig_verify_bound(const char *db, const char *label, long cores)
+static void fig_verify_bound(const char *db, const char *label, long cores, int rounds)
 {
-    verify_run run = run_verify_child(db, 1);
+    verify_run run = best_verify_run(db, 1, rounds);
     const figure *one = find_figure("raw.ed25519_verify");
     const figure *all = find_figure("raw.ed25519_verify_parallel");
     if (run.rc != LOYALTY_OK || one == NULL || all == NULL || run.entries <= 0)
@@ -1719,9 +1732,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "verifying (%s and %s entries)\n", small_label, large_label);
     build_ledger(small, c.small_members, c.small_entries, 0);
     figure *rss_small = NULL, *rss_large = NULL;
-    fig_verify(small, small_label, m.cores, &rss_small);
-    fig_verify_bound(small, small_label, m.cores);
-    fig_verify(large_work, large_label, m.cores, &rss_large);
+    fig_verify(small, small_label, m.cores, c.rounds, &rss_small);
+    fig_verify_bound(small, small_label, m.cores, c.rounds);
+    fig_verify(large_work, large_label, m.cores, 1, &rss_large);
     snprintf(name, sizeof name, "verify.peak_rss@%s", small_label);
     against(rss_large, name, RATIO_AT_MOST, 1.2);
 
