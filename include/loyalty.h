@@ -878,7 +878,8 @@ typedef struct loyalty_verify_report {
  * not NULL, else the genesis key, following rotations), the checkpoint (text,
  * may be NULL) is signed by a key of the chain and names an entry of it, and
  * replaying the signed payloads from an empty ledger reproduces every state
- * table row for row.
+ * table row for row. Signatures are checked on worker threads, one per core
+ * the process may use (its CPU affinity), joined before the call returns.
  * Returns LOYALTY_OK when everything holds, LOYALTY_ERR_VERIFY when something
  * does not (report says what and where), LOYALTY_ERR_INVALID (malformed key or
  * checkpoint text), LOYALTY_ERR_STORAGE, LOYALTY_ERR_NOMEM, LOYALTY_ERR_MISUSE.
