@@ -371,6 +371,16 @@ static int open_streams(import_run *run, const char *path, const char *results_p
         return cli_usage_error(run->cli, "import: cannot read %s: %s", path, strerror(EISDIR));
     }
     run->output = stdout;
+    const char *protected_file = results_path != NULL && strcmp(results_path, "-") != 0
+                                     ? cli_protected_file(run->cli, results_path, fileno(run->input))
+                                     : NULL;
+    if (protected_file != NULL) {
+        if (run->input != stdin)
+            fclose(run->input);
+        run->input = NULL;
+        return cli_usage_error(run->cli, "--results: %s is %s; refusing to write over it",
+                               results_path, protected_file);
+    }
     if (results_path != NULL && strcmp(results_path, "-") != 0) {
         run->output = fopen(results_path, "w");
         if (run->output == NULL) {

@@ -118,6 +118,23 @@ check_error_line "missing file"
 expect_unchanged 2 "no file" loyalty --actor feeder import
 expect_unchanged 2 "an unwritable results file" loyalty --actor feeder import "$TMP/mixed.jsonl" \
     --results "$TMP/no/such/dir/r.jsonl"
+# --results never writes over the ledger's own files or the file being read.
+cp "$TMP/mixed.jsonl" "$TMP/input-copy.jsonl"
+ln -s "$DB" "$TMP/db-link"
+ledger_files_sum() { sha256sum "$DB" "$DB.key" "$TMP/input-copy.jsonl"; }
+files_before=$(ledger_files_sum)
+for target in "$DB" "$DB.key" "$DB-wal" "$DB-shm" "$DB-journal" "$TMP/db-link" \
+    "$TMP/input-copy.jsonl" "$TMP/./input-copy.jsonl" "$DB.key.0123456789abcdef"; do
+    expect_unchanged 2 "--results ${target#"$TMP"/}" \
+        loyalty --actor feeder import "$TMP/input-copy.jsonl" --results "$target"
+    check_error_line "--results ${target#"$TMP"/}"
+    check_contains "--results ${target#"$TMP"/}: says why" "refusing to write over it" "$ERR"
+done
+expect_unchanged 2 "--results naming the file on standard input" \
+    loyalty_input "$TMP/input-copy.jsonl" --actor feeder import - --results "$TMP/input-copy.jsonl"
+check_equal "the database, the key and the input are untouched" "$files_before" "$(ledger_files_sum)"
+check_true "no kept-key name was created" test ! -e "$DB.key.0123456789abcdef"
+expect_exit 0 "the ledger still verifies" loyalty verify
 expect_exit 3 "no ledger" loyalty_bare --db "$TMP/none.db" import "$TMP/mixed.jsonl"
 check_true "no ledger is created" test ! -e "$TMP/none.db"
 
