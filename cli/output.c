@@ -112,7 +112,16 @@ int cli_error(cli_context *cli, int rc, const char *message)
         free(text);
         json_decref(error);
     } else {
-        fprintf(stderr, "loyalty: %s\n", message);
+        /* One line, and nothing a terminal would act on: the message can echo
+         * an argument, which may hold newlines or escape sequences. */
+        char line[MESSAGE_BYTES];
+        size_t length = 0;
+        for (; message[length] != '\0' && length + 1 < sizeof line; length++) {
+            unsigned char c = (unsigned char)message[length];
+            line[length] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+        line[length] = '\0';
+        fprintf(stderr, "loyalty: %s\n", line);
     }
     return cli_exit_code(rc);
 }

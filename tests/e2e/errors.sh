@@ -109,6 +109,12 @@ expect_unchanged 2 "missing --ref" loyalty award m-1 --points 1
 check_contains "missing option is named" "--ref" "$ERR"
 expect_unchanged 2 "missing member id" loyalty balance
 expect_unchanged 2 "extra argument" loyalty balance m-1 m-2
+# An echoed argument cannot break the one-line error or reach the terminal as a control sequence.
+expect_unchanged 2 "extra argument with a newline and an escape" loyalty balance m-1 $'x\ny\e[2J'
+check_error_line "newline in an echoed argument"
+check_equal "no control byte reaches stderr" "" "$(tr -d '\n' <<<"$ERR" | tr -d '[:print:]')"
+expect_unchanged 2 "unknown command with a newline" loyalty $'frob\nnicate'
+check_error_line "newline in an unknown command"
 expect_unchanged 2 "option without its value" loyalty award m-1 --points 1 --ref
 expect_unchanged 2 "option given twice" loyalty award m-1 --ref o-2 --ref o-3 --points 1
 expect_unchanged 2 "a group without subcommand" loyalty member
@@ -129,6 +135,11 @@ check_true "JSON error has a message" test -n "$(jq -r .error.message <<<"$ERR")
 check_equal "nothing on stdout on error" "" "$OUT"
 expect_exit 2 "JSON usage error" loyalty --json award m-1 --bogus
 check_equal "JSON usage error code" "invalid_input" "$(jq -r .error.code <<<"$ERR")"
+expect_exit 2 "--json and no command" loyalty --json
+check_equal "--json and no command: one JSON error line" "invalid_input" "$(jq -r .error.code <<<"$ERR")"
+check_equal "--json and no command: nothing on stdout" "" "$OUT"
+expect_exit 2 "--json and a group without subcommand" loyalty --json member
+check_equal "--json and a group: one JSON error line" "invalid_input" "$(jq -r .error.code <<<"$ERR")"
 
 # --- option forms ---------------------------------------------------------------------------
 expect_exit 0 "--opt=VALUE and global options after the command" \
