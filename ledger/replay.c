@@ -21,6 +21,17 @@ static int64_t integer_field(json_t *payload, const char *key)
     return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
+/* A debit's points, which its payload holds negative; INT64_MIN has no positive
+ * counterpart, so it is refused rather than negated. */
+static int debit_points(loyalty_ledger *l, json_t *payload, int64_t *points)
+{
+    int64_t stored = integer_field(payload, "points");
+    if (stored == INT64_MIN)
+        return fail(l, LOYALTY_ERR_VERIFY, "points out of range");
+    *points = -stored;
+    return LOYALTY_OK;
+}
+
 static int public_key_field(json_t *payload, unsigned char public_key[crypto_sign_PUBLICKEYBYTES])
 {
     const char *hex = text_field(payload, "public_key");
@@ -74,9 +85,10 @@ static int replay_posting(loyalty_ledger *l, const char *action, json_t *p)
                                    .reason = text_field(p, "reason")};
         rc = award_apply(l, &r, &result);
     } else if (strcmp(action, "redeem") == 0) {
-        loyalty_redeem_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
-                                    .points = -integer_field(p, "points")};
-        rc = redeem_apply(l, &r, &result);
+        loyalty_redeem_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref")};
+        rc = debit_points(l, p, &r.points);
+        if (rc == LOYALTY_OK)
+            rc = redeem_apply(l, &r, &result);
     } else if (strcmp(action, "adjust") == 0) {
         loyalty_adjust_request r = {.member = text_field(p, "member"), .ref = text_field(p, "ref"),
                                     .points = integer_field(p, "points"),
@@ -111,7 +123,10 @@ static int replay_lifecycle(loyalty_ledger *l, const char *action, json_t *p)
         rc = hold_apply(l, &r, &hold);
         replayed = rc == LOYALTY_OK && hold.replayed;
     } else if (strcmp(action, "capture") == 0) {
-        rc = capture_apply(l, text_field(p, "ref"), -integer_field(p, "points"), NULL);
+        int64_t points = 0;
+        rc = debit_points(l, p, &points);
+        if (rc == LOYALTY_OK)
+            rc = capture_apply(l, text_field(p, "ref"), points, NULL);
     } else if (strcmp(action, "release") == 0) {
         rc = release_apply(l, text_field(p, "ref"), NULL);
     } else if (strcmp(action, "hold_lapse") == 0) {

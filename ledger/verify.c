@@ -254,7 +254,11 @@ static long read_entry(sqlite3_stmt *st, audit_row *e)
     if (!e->actor || !e->action || !e->payload || !e->key_id || !prev_hash || !hash || !sig ||
         sqlite3_column_bytes(st, 5) != HASH_BYTES || sqlite3_column_bytes(st, 6) != HASH_BYTES ||
         sqlite3_column_bytes(st, 8) != crypto_sign_BYTES ||
-        strlen(e->payload) != (size_t)payload_length)
+        strlen(e->payload) != (size_t)payload_length ||
+        /* a NUL inside a text would hide the bytes after it from the hash and every compare */
+        strlen(e->actor) != (size_t)sqlite3_column_bytes(st, 2) ||
+        strlen(e->action) != (size_t)sqlite3_column_bytes(st, 3) ||
+        strlen(e->key_id) != (size_t)sqlite3_column_bytes(st, 7))
         return -1;
     memcpy(e->prev_hash, prev_hash, HASH_BYTES);
     memcpy(e->hash, hash, HASH_BYTES);
@@ -272,6 +276,9 @@ static int check_entry(verifier *v, sqlite3_stmt *st, int64_t expected_seq)
         return verdict(v, sqlite3_column_int64(st, 0), NULL, NULL, "entry has a malformed column");
     if (!valid_actor(e.actor))
         return verdict(v, e.seq, NULL, NULL, "the actor is not a valid operator name");
+    /* The replay computes expiries and periods from it, within the clock's range. */
+    if (e.ts_us < 0 || e.ts_us > LIMIT_NOW_US_MAX)
+        return verdict(v, e.seq, NULL, NULL, "the time is outside 1970 to 9999");
     int rc = check_link_and_signature(v, &e, expected_seq, (size_t)payload_length);
     if (rc != LOYALTY_OK)
         return rc;

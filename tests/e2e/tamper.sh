@@ -4,7 +4,8 @@
 # the CLI; then each tampering is done with sqlite3 (or a small tool) on a
 # fresh copy, and verify must exit 7 naming the right place: the first bad
 # audit entry (first_bad_seq) or the table and row that differ from the
-# signed history. Covers: a payload byte, an actor, a balance, a journal
+# signed history. Covers: a payload byte, an actor, a NUL byte hidden in a
+# text column, a balance, a journal
 # amount, a member's status, a program row, a signing key row, a deleted
 # entry, forged entries, two reordered entries, a consistently truncated tail
 # (caught only with a checkpoint taken before), a chain re-signed with other
@@ -144,6 +145,12 @@ expect_bad "one byte of a payload" "$D" "$SEQ_O1" "" ""
 D=$(fresh actor)
 sql "$D" "UPDATE audit SET actor = 'mallory' WHERE seq = $SEQ_O2"
 expect_bad "the actor of an entry" "$D" "$SEQ_O2" "" ""
+# A NUL byte and more after a text column's value: C strings would stop at the NUL.
+for column in actor action key_id; do
+    D=$(fresh "nul-$column")
+    sql "$D" "UPDATE audit SET $column = CAST($column || x'0078' AS TEXT) WHERE seq = $SEQ_O2"
+    expect_bad "a NUL byte inside the $column of an entry" "$D" "$SEQ_O2" "" ""
+done
 
 D=$(fresh delete)
 DEL=$((SEQ_O1 + 2))

@@ -333,6 +333,114 @@ static void test_chain_hashes_and_signatures(void **state)
     assert_int_equal(sql_integer(fx, "SELECT COUNT(DISTINCT key_id) FROM audit"), 3);
 }
 
+/* Signs hash with the ledger's own secret key, as whoever holds it could. */
+static void sign_with_ledger_key(const fixture *fx, const unsigned char hash[32],
+                                 unsigned char sig[crypto_sign_BYTES])
+{
+    size_t length = 0;
+    char *text = (char *)file_read(fx->key_path, &length);
+    char *line = text;
+    while (*line == '#') {
+        line = strchr(line, '\n');
+        assert_non_null(line);
+        line++;
+    }
+    unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+    assert_int_equal(sodium_hex2bin(seed, sizeof seed, line, 64, NULL, NULL, NULL), 0);
+    crypto_sign_seed_keypair(pk, sk, seed);
+    crypto_sign_detached(sig, NULL, hash, 32, sk);
+    sodium_memzero(sk, sizeof sk);
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(text, length);
+    free(text);
+}
+
+/*
+ * Appends an entry after the head, hashed and signed with the ledger's key:
+ * what a key holder could write by hand. verify must refuse it for what it
+ * holds, and say so, without re-executing nonsense first.
+ */
+static void append_forged_entry(fixture *fx, int64_t ts_us, const char *action, const char *payload)
+{
+    loyalty_close(fx->ledger);
+    fx->ledger = NULL;
+    sqlite3 *db = db_direct(fx, 1);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, hash, key_id FROM audit ORDER BY seq DESC LIMIT 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t seq = sqlite3_column_int64(st, 0) + 1;
+    unsigned char prev[32], hash[32], sig[crypto_sign_BYTES];
+    memcpy(prev, sqlite3_column_blob(st, 1), 32);
+    char key_id[17];
+    snprintf(key_id, sizeof key_id, "%s", (const char *)sqlite3_column_text(st, 2));
+    sqlite3_finalize(st);
+    audit_entry_hash(hash, seq, ts_us, ACTOR, action, payload, strlen(payload), prev);
+    sign_with_ledger_key(fx, hash, sig);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "INSERT INTO audit (seq, ts_us, actor, action, payload,"
+                                        " prev_hash, hash, key_id, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_int64(st, 2, ts_us);
+    sqlite3_bind_text(st, 3, ACTOR, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, payload, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, prev, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, sig, sizeof sig, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    reopen(fx);
+}
+
+static void expect_verify_failure(fixture *fx, int64_t seq, const char *reason)
+{
+    loyalty_verify_report report;
+    assert_int_equal(loyalty_verify(fx->ledger, NULL, NULL, &report), LOYALTY_ERR_VERIFY);
+    assert_int_equal(report.first_bad_seq, seq);
+    if (strstr(report.reason, reason) == NULL)
+        fail_msg("reason '%s' does not mention '%s'", report.reason, reason);
+}
+
+/* Times near the ends of int64 would overflow the replay's expiry arithmetic. */
+static void test_verify_refuses_time_out_of_range(void **state)
+{
+    fixture *fx = *state;
+    add_member(fx, "m1");
+    award_points(fx, "m1", "a1", 10);
+    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
+    append_forged_entry(fx, INT64_MAX - 1,
+                        "award", "{\"tx\":2,\"member\":\"m1\",\"ref\":\"a2\",\"points\":5}");
+    expect_verify_failure(fx, seq, "outside 1970 to 9999");
+}
+
+static void test_verify_refuses_time_before_1970(void **state)
+{
+    fixture *fx = *state;
+    add_member(fx, "m1");
+    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
+    append_forged_entry(fx, -5, "member_add", "{\"member\":\"m2\"}");
+    expect_verify_failure(fx, seq, "outside 1970 to 9999");
+}
+
+/* A debit of INT64_MIN points has no positive counterpart to replay. */
+static void test_verify_refuses_unnegatable_points(void **state)
+{
+    fixture *fx = *state;
+    add_member(fx, "m1");
+    award_points(fx, "m1", "a1", 10);
+    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
+    append_forged_entry(fx, T0_US, "redeem",
+                        "{\"tx\":2,\"member\":\"m1\",\"ref\":\"r1\",\"points\":-9223372036854775808}");
+    expect_verify_failure(fx, seq, "points out of range");
+}
+
 static void test_key_misuse(void **state)
 {
     fixture *fx = *state;
@@ -358,6 +466,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_chain_hashes_and_signatures, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_key_misuse, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_refuses_time_out_of_range, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_refuses_time_before_1970, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_refuses_unnegatable_points, setup_ledger, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
