@@ -141,38 +141,74 @@ static int single_integer(loyalty_ledger *l, const char *sql, int64_t *out)
     return step == SQLITE_ROW ? LOYALTY_OK : fail_db(l, "reading statistics");
 }
 
+/* The figure a journal kind adds to, and whether its points count negated
+ * (debits are stored negative); NULL for a kind the ledger does not write. */
+static int64_t *figure_of(loyalty_stats *s, const char *kind, int *negate)
+{
+    *negate = 1;
+    if (kind == NULL)
+        return NULL;
+    if (strcmp(kind, "redeem") == 0 || strcmp(kind, "capture") == 0)
+        return &s->redeemed;
+    if (strcmp(kind, "expire") == 0)
+        return &s->expired;
+    if (strcmp(kind, "refund") == 0)
+        return &s->clawed_back;
+    if (strcmp(kind, "forfeit") == 0)
+        return &s->forfeited;
+    *negate = 0;
+    if (strcmp(kind, "award") == 0)
+        return &s->issued;
+    if (strcmp(kind, "adjust") == 0)
+        return &s->adjusted;
+    if (strcmp(kind, "reverse") == 0)
+        return &s->reversed;
+    return NULL;
+}
+
+/* Adds a kind's sum to its figure; 1 on overflow. */
+static int add_to_figure(int64_t *figure, int64_t sum, int negate)
+{
+    int64_t value = sum;
+    if (negate && sub_i64(0, sum, &value))
+        return 1;
+    return add_i64(*figure, value, figure);
+}
+
 static int sum_by_kind(loyalty_ledger *l, loyalty_stats *s)
 {
     static const char sql[] = "SELECT kind, SUM(points), COUNT(*) FROM journal GROUP BY kind";
     sqlite3_stmt *st = stmt(l, sql);
     if (st == NULL)
         return l->error_code;
-    int step, unknown = 0;
+    int step, unknown = 0, overflow = 0;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *kind = (const char *)sqlite3_column_text(st, 0);
-        int64_t sum = sqlite3_column_int64(st, 1);
+        int negate = 0;
+        int64_t *figure = figure_of(s, (const char *)sqlite3_column_text(st, 0), &negate);
         s->transactions += sqlite3_column_int64(st, 2);
-        if (strcmp(kind, "award") == 0)
-            s->issued = sum;
-        else if (strcmp(kind, "redeem") == 0 || strcmp(kind, "capture") == 0)
-            s->redeemed -= sum;
-        else if (strcmp(kind, "adjust") == 0)
-            s->adjusted = sum;
-        else if (strcmp(kind, "reverse") == 0)
-            s->reversed = sum;
-        else if (strcmp(kind, "expire") == 0)
-            s->expired = -sum;
-        else if (strcmp(kind, "refund") == 0)
-            s->clawed_back = -sum;
-        else if (strcmp(kind, "forfeit") == 0)
-            s->forfeited = -sum;
-        else
+        if (figure == NULL)
             unknown = 1;
+        else
+            overflow |= add_to_figure(figure, sqlite3_column_int64(st, 1), negate);
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE)
         return fail_db(l, "reading statistics");
+    if (overflow)
+        return fail(l, LOYALTY_ERR_INTERNAL, "the journal's figures overflow 64 bits");
     return unknown ? fail(l, LOYALTY_ERR_INTERNAL, "the journal holds an unknown kind") : LOYALTY_OK;
+}
+
+/* issued - redeemed - expired - clawed back - forfeited + adjusted + reversed; 1 on overflow. */
+static int journal_outstanding(const loyalty_stats *s, int64_t *out)
+{
+    int64_t v = s->issued;
+    if (sub_i64(v, s->redeemed, &v) || sub_i64(v, s->expired, &v) ||
+        sub_i64(v, s->clawed_back, &v) || sub_i64(v, s->forfeited, &v) ||
+        add_i64(v, s->adjusted, &v) || add_i64(v, s->reversed, &v))
+        return 1;
+    *out = v;
+    return 0;
 }
 
 LOYALTY_API int loyalty_stats_get(loyalty_ledger *l, loyalty_stats *s)
@@ -190,9 +226,10 @@ LOYALTY_API int loyalty_stats_get(loyalty_ledger *l, loyalty_stats *s)
     if (rc == LOYALTY_OK)
         rc = sum_by_kind(l, s);
     read_end(l);
-    if (rc == LOYALTY_OK && s->outstanding != s->issued - s->redeemed - s->expired -
-                                                  s->clawed_back - s->forfeited + s->adjusted +
-                                                  s->reversed)
+    int64_t from_journal = 0;
+    if (rc == LOYALTY_OK && journal_outstanding(s, &from_journal))
+        rc = fail(l, LOYALTY_ERR_INTERNAL, "the journal's figures overflow 64 bits");
+    if (rc == LOYALTY_OK && s->outstanding != from_journal)
         rc = fail(l, LOYALTY_ERR_INTERNAL,
                   "outstanding %lld differs from the sum of the journal's figures",
                   (long long)s->outstanding);

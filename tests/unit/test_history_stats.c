@@ -346,6 +346,30 @@ static void test_stats_add_up(void **state)
     expect_stats(fx, (loyalty_stats){.members = 3, .outstanding = 180, .issued = 500, .redeemed = 170, .adjusted = 30, .reversed = -180, .transactions = 8});
 }
 
+/* Figures whose sum leaves int64 are an error, not a wrapped number. */
+static void test_stats_overflow_is_an_error(void **state)
+{
+    fixture *fx = *state;
+    add_member(fx, "m1");
+    award_points(fx, "m1", "a1", 10);
+    loyalty_adjust_request plus = {"m1", "t1", 5, "goodwill", NULL};
+    loyalty_posting p;
+    assert_int_equal(loyalty_adjust(fx->ledger, &plus, &p), LOYALTY_OK);
+    /* Each kind's SUM still fits; issued + adjusted does not. */
+    sql_exec(fx, "UPDATE journal SET points = 6000000000000000000 WHERE kind IN ('award', 'adjust')");
+    reopen(fx);
+    loyalty_stats s;
+    assert_int_equal(loyalty_stats_get(fx->ledger, &s), LOYALTY_ERR_INTERNAL);
+    assert_errmsg_mentions(fx->ledger, "overflow");
+    /* A debit kind summing to INT64_MIN cannot be negated either. */
+    redeem_points(fx, "m1", "r1", 1);
+    sql_exec(fx, "UPDATE journal SET points = 1 WHERE kind IN ('award', 'adjust');"
+                 " UPDATE journal SET points = -9223372036854775807 - 1 WHERE kind = 'redeem'");
+    reopen(fx);
+    assert_int_equal(loyalty_stats_get(fx->ledger, &s), LOYALTY_ERR_INTERNAL);
+    assert_errmsg_mentions(fx->ledger, "overflow");
+}
+
 static void test_stats_misuse(void **state)
 {
     fixture *fx = *state;
@@ -366,6 +390,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_corrupted_chain_is_refused, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_stats_add_up, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_overflow_is_an_error, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_stats_misuse, setup_ledger, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
