@@ -416,6 +416,7 @@ void signer_discard_since(batch_signer *s, size_t mark);
 int signer_finish(batch_signer *s, loyalty_ledger *l, int write);
 
 /* --- verify_tables.c ----------------------------------------------------- */
+int verify_schema(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report);
 int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report);
 
 /* Checked arithmetic: return 0 on success, 1 on overflow. */

@@ -7,7 +7,9 @@
  *      trusted key which must be a key of the chain; rotations move it on);
  *   3. the checkpoint, if given: signed by the key in force at its seq and
  *      naming exactly that entry, which must exist;
- *   4. the state: every entry is re-executed on a scratch ledger in a
+ *   4. the schema: every table, index, trigger and view is the one the
+ *      migrations create (compared with a scratch ledger's, before the walk);
+ *   5. the state: every entry is re-executed on the scratch ledger in a
  *      temporary directory, and every table of the ledger is compared with
  *      the scratch one row by row.
  * Verification stops at the first failure and says where.
@@ -406,6 +408,8 @@ LOYALTY_API int loyalty_verify(loyalty_ledger *l, const char *trusted_public_key
         rc = check_file(v);
     if (rc == LOYALTY_OK)
         rc = scratch_open(v);
+    if (rc == LOYALTY_OK)
+        rc = verify_schema(l, v->scratch, report);
     if (rc == LOYALTY_OK) {
         v->pool = verify_pool_start();
         rc = check_chain(v);

@@ -1,7 +1,9 @@
 /*
- * verify_tables.c - the last step of verification: every table of the
- * ledger must equal, row for row and column for column, the table that
- * replaying the signed history produced. Tables are discovered from the
+ * verify_tables.c - the ledger's structure and state against the replay
+ * ledger's. First (verify_schema), the schema must be the one the
+ * migrations create; last (verify_tables), every table of the ledger must
+ * equal, row for row and column for column, the table that replaying the
+ * signed history produced. Tables are discovered from the
  * schema, so tables added by later migrations are compared too. Both sides
  * are streamed in primary-key order; memory stays constant. The audit table
  * is the exception: the chain walk has already checked each of its rows.
@@ -162,13 +164,67 @@ static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_ver
     return rc;
 }
 
+/* Records a schema difference about object `name` (a table, index, trigger or view). */
+static int schema_mismatch(loyalty_ledger *l, loyalty_verify_report *r, const char *type,
+                           const char *name, const char *what)
+{
+    r->first_bad_seq = 0;
+    snprintf(r->table, sizeof r->table, "sqlite_schema");
+    snprintf(r->row_key, sizeof r->row_key, "%s", name);
+    snprintf(r->reason, sizeof r->reason, "the %s %.64s %s", type, name, what);
+    return fail(l, LOYALTY_ERR_VERIFY, "%s", r->reason);
+}
+
+/*
+ * The schema itself: every table, index, trigger and view, and the SQL that
+ * defines it, exactly as the migrations create it in the replay ledger. A
+ * renamed column, a dropped constraint or index, an added trigger or view
+ * changes what the ledger's rows mean without changing a row.
+ */
+int verify_schema(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *r)
+{
+    static const char sql[] = "SELECT name, type, tbl_name, sql FROM sqlite_schema ORDER BY name, type";
+    sqlite3_stmt *mine = NULL, *replayed = NULL;
+    int rc = LOYALTY_OK;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &mine, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(scratch->db, sql, -1, &replayed, NULL) != SQLITE_OK)
+        rc = fail_db(l, "reading the schema");
+    while (rc == LOYALTY_OK) {
+        int a = sqlite3_step(mine), b = sqlite3_step(replayed);
+        if (a == SQLITE_DONE && b == SQLITE_DONE)
+            break;
+        if ((a != SQLITE_ROW && a != SQLITE_DONE) || (b != SQLITE_ROW && b != SQLITE_DONE)) {
+            rc = fail_db(l, "reading the schema"); /* a failed read is not a difference */
+            if (rc == LOYALTY_OK || rc == LOYALTY_ERR_VERIFY)
+                rc = LOYALTY_ERR_STORAGE;
+            break;
+        }
+        const char *name_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : NULL;
+        const char *name_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : NULL;
+        int order = name_a == NULL ? 1 : name_b == NULL ? -1 : strcmp(name_a, name_b);
+        if (order < 0)
+            rc = schema_mismatch(l, r, (const char *)sqlite3_column_text(mine, 1), name_a,
+                                 "is not one the migrations create");
+        else if (order > 0)
+            rc = schema_mismatch(l, r, (const char *)sqlite3_column_text(replayed, 1), name_b,
+                                 "is missing from the ledger");
+        else if (!same_value(mine, replayed, 1) || !same_value(mine, replayed, 2) ||
+                 !same_value(mine, replayed, 3))
+            rc = schema_mismatch(l, r, (const char *)sqlite3_column_text(mine, 1), name_a,
+                                 "differs from the one the migrations create");
+    }
+    sqlite3_finalize(mine);
+    sqlite3_finalize(replayed);
+    return rc;
+}
+
 /* Both databases must hold the same tables; then each is compared. */
 int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report)
 {
     static const char sql[] = "SELECT name FROM sqlite_schema WHERE type = 'table'"
                               " AND name NOT LIKE 'sqlite_%' ORDER BY name";
-    sqlite3_stmt *mine = NULL, *replayed = NULL;
     int rc = LOYALTY_OK;
+    sqlite3_stmt *mine = NULL, *replayed = NULL;
     if (sqlite3_prepare_v2(l->db, sql, -1, &mine, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(scratch->db, sql, -1, &replayed, NULL) != SQLITE_OK)
         rc = fail_db(l, "listing tables");
