@@ -5,7 +5,8 @@
  * equal, row for row and column for column, the table that replaying the
  * signed history produced. Tables are discovered from the
  * schema, so tables added by later migrations are compared too. Both sides
- * are streamed in primary-key order; memory stays constant. The audit table
+ * are streamed in primary-key order, so a row deleted or added is named by
+ * its key, not blamed on its neighbour; memory stays constant. The audit table
  * is the exception: the chain walk has already checked each of its rows.
  */
 #include <stdio.h>
@@ -15,8 +16,13 @@
 
 #define SQL_MAX 1024
 
-/* "SELECT * FROM "t" ORDER BY pk..." with identifiers quoted; 0 on success. */
-static int select_sql(sqlite3 *db, const char *table, char *sql, size_t size)
+/*
+ * "SELECT pk..., * FROM "t" ORDER BY pk..." with identifiers quoted: the
+ * primary key's columns come first, so that two rows out of step can be
+ * told apart by key. *key_columns gets their number (0: ordered by rowid).
+ * Returns 0 on success.
+ */
+static int select_sql(sqlite3 *db, const char *table, char *sql, size_t size, int *key_columns)
 {
     static const char pk_sql[] = "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk";
     char *order = sqlite3_mprintf("%s", "");
@@ -27,19 +33,57 @@ static int select_sql(sqlite3 *db, const char *table, char *sql, size_t size)
         return -2; /* out of memory (or the store failed), not a property of the table */
     }
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    *key_columns = 0;
     while (order && sqlite3_step(st) == SQLITE_ROW) {
         char *next = sqlite3_mprintf("%s%s\"%w\"", order, order[0] ? ", " : "",
                                      (const char *)sqlite3_column_text(st, 0));
         sqlite3_free(order);
         order = next;
+        ++*key_columns;
     }
     sqlite3_finalize(st);
     if (order == NULL)
         return -2;
-    int n = snprintf(sql, size, "SELECT * FROM \"%s\" ORDER BY %s", table,
-                     order[0] ? order : "rowid");
+    int n = order[0]
+                ? snprintf(sql, size, "SELECT %s, * FROM \"%s\" ORDER BY %s", order, table, order)
+                : snprintf(sql, size, "SELECT * FROM \"%s\" ORDER BY rowid", table);
     sqlite3_free(order);
     return n > 0 && (size_t)n < size && strchr(table, '"') == NULL ? 0 : -1;
+}
+
+/* Where a value sorts among storage classes, as ORDER BY sorts them. */
+static int class_rank(int type)
+{
+    return type == SQLITE_NULL ? 0 : type == SQLITE_INTEGER || type == SQLITE_FLOAT ? 1
+                                   : type == SQLITE_TEXT ? 2 : 3;
+}
+
+/*
+ * Which of two rows comes first by their leading key columns, as the ORDER
+ * BY put them (BINARY collation): < 0 when a's key is smaller, > 0 when b's
+ * is, 0 when the keys are equal or cannot be ordered here (real numbers).
+ */
+static int compare_keys(sqlite3_stmt *a, sqlite3_stmt *b, int key_columns)
+{
+    for (int c = 0; c < key_columns; c++) {
+        int ta = sqlite3_column_type(a, c), tb = sqlite3_column_type(b, c);
+        if (class_rank(ta) != class_rank(tb))
+            return class_rank(ta) - class_rank(tb);
+        if (ta == SQLITE_FLOAT || tb == SQLITE_FLOAT)
+            return 0;
+        if (ta == SQLITE_INTEGER) {
+            int64_t x = sqlite3_column_int64(a, c), y = sqlite3_column_int64(b, c);
+            if (x != y)
+                return x < y ? -1 : 1;
+        } else if (ta != SQLITE_NULL) {
+            const void *x = sqlite3_column_blob(a, c), *y = sqlite3_column_blob(b, c);
+            int nx = sqlite3_column_bytes(a, c), ny = sqlite3_column_bytes(b, c);
+            int order = memcmp(x ? x : "", y ? y : "", (size_t)(nx < ny ? nx : ny));
+            if (order != 0 || nx != ny)
+                return order != 0 ? order : nx - ny;
+        }
+    }
+    return 0;
 }
 
 static int same_value(sqlite3_stmt *a, sqlite3_stmt *b, int column)
@@ -136,7 +180,8 @@ static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_ver
 {
     char sql[SQL_MAX];
     sqlite3_stmt *mine = NULL, *replayed = NULL;
-    int built = select_sql(l->db, table, sql, sizeof sql);
+    int key_columns = 0;
+    int built = select_sql(l->db, table, sql, sizeof sql, &key_columns);
     if (built == -2)
         return fail(l, LOYALTY_ERR_NOMEM, "out of memory preparing to compare table %.64s", table);
     if (built != 0)
@@ -150,7 +195,14 @@ static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_ver
         int a = sqlite3_step(mine), b = sqlite3_step(replayed);
         if (a == SQLITE_DONE && b == SQLITE_DONE)
             break;
-        if (a == SQLITE_ROW && b == SQLITE_ROW)
+        /* Rows out of step: the one with the smaller key is the extra or the missing one. */
+        int both = a == SQLITE_ROW && b == SQLITE_ROW;
+        int order = both ? compare_keys(mine, replayed, key_columns) : 0;
+        if (order < 0)
+            rc = mismatch(l, r, table, mine, "the row is not in the signed history");
+        else if (order > 0)
+            rc = mismatch(l, r, table, replayed, "the row of the signed history is missing");
+        else if (both)
             rc = compare_rows(l, r, table, mine, replayed);
         else if (a == SQLITE_ROW && b == SQLITE_DONE)
             rc = mismatch(l, r, table, mine, "the row is not in the signed history");

@@ -230,6 +230,16 @@ D=$(fresh lots)
 sql "$D" "DELETE FROM lots WHERE id = (SELECT MAX(id) FROM lots)"
 expect_bad "a deleted lot" "$D" null lots ""
 
+# A row removed from the middle is named by its own key, not blamed on the next row.
+D=$(fresh journal-middle)
+sql "$D" "DELETE FROM journal WHERE tx = $TX_O2"
+expect_bad "a journal row deleted from the middle" "$D" null journal "tx=$TX_O2"
+check_contains "the deleted journal row is reported missing" "missing" "$(jq -r .reason <<<"$OUT")"
+D=$(fresh member-middle)
+sql "$D" "DELETE FROM members WHERE external_id = 'M2'"
+expect_bad "a member deleted from the middle" "$D" null members "M2"
+check_contains "the deleted member is reported missing" "missing" "$(jq -r .reason <<<"$OUT")"
+
 D=$(fresh keys)
 sql "$D" "UPDATE signing_keys SET public_key = randomblob(32) WHERE from_seq = 1"
 expect_bad "a signing key row" "$D" null signing_keys ""
