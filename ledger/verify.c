@@ -193,8 +193,12 @@ static int check_link_and_signature(verifier *v, const audit_row *e, int64_t exp
 {
     char reason[160];
     if (e->seq != expected_seq) {
-        snprintf(reason, sizeof reason, "entry %lld is missing (next entry is %lld)",
-                 (long long)expected_seq, (long long)e->seq);
+        if (e->seq < expected_seq) /* seq 0, a negative one, or a duplicate */
+            snprintf(reason, sizeof reason, "an entry numbered %lld stands where entry %lld belongs",
+                     (long long)e->seq, (long long)expected_seq);
+        else
+            snprintf(reason, sizeof reason, "entry %lld is missing (next entry is %lld)",
+                     (long long)expected_seq, (long long)e->seq);
         return verdict(v, expected_seq, NULL, NULL, reason);
     }
     if (sodium_memcmp(e->prev_hash, v->prev_hash, HASH_BYTES) != 0)
@@ -212,7 +216,7 @@ static int check_link_and_signature(verifier *v, const audit_row *e, int64_t exp
             return rc;
     }
     if (strcmp(e->key_id, v->key_id) != 0) {
-        snprintf(reason, sizeof reason, "signed with key %.16s but key %s is in force", e->key_id,
+        snprintf(reason, sizeof reason, "signed with key '%.64s' but key %s is in force", e->key_id,
                  v->key_id);
         return verdict(v, e->seq, NULL, NULL, reason);
     }

@@ -146,6 +146,12 @@ expect_bad "one byte of a payload" "$D" "$SEQ_O1" "" ""
 D=$(fresh actor)
 sql "$D" "UPDATE audit SET actor = 'mallory' WHERE seq = $SEQ_O2"
 expect_bad "the actor of an entry" "$D" "$SEQ_O2" "" ""
+# A copy of the genesis numbered 0 sorts before the real one.
+D=$(fresh seq-zero)
+sql "$D" "INSERT INTO audit SELECT 0, ts_us, actor, action, payload, prev_hash, hash, key_id, sig
+          FROM audit WHERE seq = 1"
+expect_bad "an entry numbered 0 before the genesis" "$D" 1 "" ""
+check_contains "the entry numbered 0 is named" "numbered 0" "$(jq -r .reason <<<"$OUT")"
 # A NUL byte and more after a text column's value: C strings would stop at the NUL.
 for column in actor action key_id; do
     D=$(fresh "nul-$column")
