@@ -216,6 +216,15 @@ static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_ver
     return rc;
 }
 
+/* When either step of a lockstep read failed: a storage error, never a difference. */
+static int read_failed(loyalty_ledger *l, int a, int b, const char *what)
+{
+    if ((a == SQLITE_ROW || a == SQLITE_DONE) && (b == SQLITE_ROW || b == SQLITE_DONE))
+        return LOYALTY_OK;
+    int rc = fail_db(l, what);
+    return rc == LOYALTY_OK || rc == LOYALTY_ERR_VERIFY ? LOYALTY_ERR_STORAGE : rc;
+}
+
 /* Records a schema difference about object `name` (a table, index, trigger or view). */
 static int schema_mismatch(loyalty_ledger *l, loyalty_verify_report *r, const char *type,
                            const char *name, const char *what)
@@ -245,12 +254,9 @@ int verify_schema(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_rep
         int a = sqlite3_step(mine), b = sqlite3_step(replayed);
         if (a == SQLITE_DONE && b == SQLITE_DONE)
             break;
-        if ((a != SQLITE_ROW && a != SQLITE_DONE) || (b != SQLITE_ROW && b != SQLITE_DONE)) {
-            rc = fail_db(l, "reading the schema"); /* a failed read is not a difference */
-            if (rc == LOYALTY_OK || rc == LOYALTY_ERR_VERIFY)
-                rc = LOYALTY_ERR_STORAGE;
+        rc = read_failed(l, a, b, "reading the schema");
+        if (rc != LOYALTY_OK)
             break;
-        }
         const char *name_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : NULL;
         const char *name_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : NULL;
         int order = name_a == NULL ? 1 : name_b == NULL ? -1 : strcmp(name_a, name_b);
@@ -284,12 +290,9 @@ int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_rep
         int a = sqlite3_step(mine), b = sqlite3_step(replayed);
         if (a == SQLITE_DONE && b == SQLITE_DONE)
             break;
-        if ((a != SQLITE_ROW && a != SQLITE_DONE) || (b != SQLITE_ROW && b != SQLITE_DONE)) {
-            rc = fail_db(l, "listing tables"); /* a failed read is not a difference */
-            if (rc == LOYALTY_OK || rc == LOYALTY_ERR_VERIFY)
-                rc = LOYALTY_ERR_STORAGE;
+        rc = read_failed(l, a, b, "listing tables");
+        if (rc != LOYALTY_OK)
             break;
-        }
         const char *table_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : "";
         const char *table_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : "";
         if (a != SQLITE_ROW || b != SQLITE_ROW || strcmp(table_a, table_b) != 0) {

@@ -251,40 +251,31 @@ sql "$D" "UPDATE signing_keys SET public_key = randomblob(32) WHERE from_seq = 1
 expect_bad "a signing key row" "$D" null signing_keys ""
 
 # --- the schema: what the rows mean, changed without changing a row ----------------------------
+# schema_edit NAME OBJECT WHAT SQL: on a fresh copy, verify names OBJECT in sqlite_schema.
+schema_edit() {
+    local d
+    d=$(fresh "schema-$1")
+    sql "$d" "$4"
+    expect_bad "$3" "$d" null sqlite_schema "$2"
+}
 # Swapping two columns' names swaps what every reader takes them for.
-D=$(fresh schema-swap)
-sql "$D" "ALTER TABLE members RENAME COLUMN balance TO swapped;
-          ALTER TABLE members RENAME COLUMN debt TO balance;
-          ALTER TABLE members RENAME COLUMN swapped TO debt;"
-expect_bad "two member columns' names swapped" "$D" null sqlite_schema "members"
-D=$(fresh schema-trigger)
-sql "$D" "CREATE TRIGGER drop_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(IGNORE); END;"
-expect_bad "a trigger that drops every later audit entry" "$D" null sqlite_schema "drop_audit"
-D=$(fresh schema-view)
-sql "$D" "CREATE VIEW balances AS SELECT external_id, balance FROM members;"
-expect_bad "an added view" "$D" null sqlite_schema "balances"
-D=$(fresh schema-drop-index)
-sql "$D" "DROP INDEX journal_reverses;"
-expect_bad "a dropped unique index" "$D" null sqlite_schema "journal_reverses"
-D=$(fresh schema-add-index)
-sql "$D" "CREATE INDEX members_balance ON members (balance);"
-expect_bad "an added index" "$D" null sqlite_schema "members_balance"
-D=$(fresh schema-hidden-table)
-sql "$D" "CREATE TABLE sqlitex_hidden (x);"
-expect_bad "a table named like SQLite's own" "$D" null sqlite_schema "sqlitex_hidden"
-D=$(fresh schema-analyze)
-sql "$D" "ANALYZE;"
-expect_bad "statistics tables added by ANALYZE" "$D" null sqlite_schema "sqlite_stat"
-D=$(fresh schema-audit-column)
-sql "$D" "ALTER TABLE audit ADD COLUMN junk TEXT DEFAULT 'x';"
-expect_bad "a column added to the audit table" "$D" null sqlite_schema "audit"
-D=$(fresh schema-audit-rename)
-sql "$D" "ALTER TABLE audit RENAME COLUMN actor TO who;"
-expect_bad "an audit column renamed" "$D" null sqlite_schema "audit"
-D=$(fresh schema-strict)
-sql "$D" "PRAGMA writable_schema = ON;
-          UPDATE sqlite_schema SET sql = replace(sql, ') STRICT', ')') WHERE name = 'members';"
-expect_bad "STRICT removed from a table's definition" "$D" null sqlite_schema "members"
+schema_edit swap members "two member columns' names swapped" \
+    "ALTER TABLE members RENAME COLUMN balance TO swapped;
+     ALTER TABLE members RENAME COLUMN debt TO balance;
+     ALTER TABLE members RENAME COLUMN swapped TO debt;"
+schema_edit trigger drop_audit "a trigger that drops every later audit entry" \
+    "CREATE TRIGGER drop_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(IGNORE); END;"
+schema_edit view balances "an added view" "CREATE VIEW balances AS SELECT external_id, balance FROM members;"
+schema_edit drop-index journal_reverses "a dropped unique index" "DROP INDEX journal_reverses;"
+schema_edit add-index members_balance "an added index" "CREATE INDEX members_balance ON members (balance);"
+schema_edit hidden-table sqlitex_hidden "a table named like SQLite's own" "CREATE TABLE sqlitex_hidden (x);"
+schema_edit analyze sqlite_stat "statistics tables added by ANALYZE" "ANALYZE;"
+schema_edit audit-column audit "a column added to the audit table" \
+    "ALTER TABLE audit ADD COLUMN junk TEXT DEFAULT 'x';"
+schema_edit audit-rename audit "an audit column renamed" "ALTER TABLE audit RENAME COLUMN actor TO who;"
+schema_edit strict members "STRICT removed from a table's definition" \
+    "PRAGMA writable_schema = ON;
+     UPDATE sqlite_schema SET sql = replace(sql, ') STRICT', ')') WHERE name = 'members';"
 
 # --- a truncated tail: invisible to the chain, caught by a checkpoint ------------------------
 D=$(fresh truncate)

@@ -97,8 +97,9 @@ SUPPORT void file_write(const char *path, const void *data, size_t length, unsig
     assert_int_equal(chmod(path, mode), 0);
 }
 
-/* The public key (hex) derived from the seed in a secret key file. */
-SUPPORT void key_file_public(const char *path, char hex[65])
+/* The key pair derived from the seed in a secret key file. */
+SUPPORT void key_file_keypair(const char *path, unsigned char pk[crypto_sign_PUBLICKEYBYTES],
+                              unsigned char sk[crypto_sign_SECRETKEYBYTES])
 {
     size_t length = 0;
     char *text = (char *)file_read(path, &length);
@@ -108,16 +109,22 @@ SUPPORT void key_file_public(const char *path, char hex[65])
         assert_non_null(line);
         line++;
     }
-    unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+    unsigned char seed[crypto_sign_SEEDBYTES];
     assert_int_equal(sodium_hex2bin(seed, sizeof seed, line, 64, NULL, NULL, NULL), 0);
     assert_true(line[64] == '\n' || line[64] == '\0');
     crypto_sign_seed_keypair(pk, sk, seed);
-    sodium_bin2hex(hex, 65, pk, sizeof pk);
-    sodium_memzero(sk, sizeof sk);
     sodium_memzero(seed, sizeof seed);
     sodium_memzero(text, length);
     free(text);
+}
+
+/* The public key (hex) derived from the seed in a secret key file. */
+SUPPORT void key_file_public(const char *path, char hex[65])
+{
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    key_file_keypair(path, pk, sk);
+    sodium_bin2hex(hex, 65, pk, sizeof pk);
+    sodium_memzero(sk, sizeof sk);
 }
 
 /* Asserts that the file at path holds exactly length bytes of data. */

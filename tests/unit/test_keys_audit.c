@@ -337,23 +337,10 @@ static void test_chain_hashes_and_signatures(void **state)
 static void sign_with_ledger_key(const fixture *fx, const unsigned char hash[32],
                                  unsigned char sig[crypto_sign_BYTES])
 {
-    size_t length = 0;
-    char *text = (char *)file_read(fx->key_path, &length);
-    char *line = text;
-    while (*line == '#') {
-        line = strchr(line, '\n');
-        assert_non_null(line);
-        line++;
-    }
-    unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
-    assert_int_equal(sodium_hex2bin(seed, sizeof seed, line, 64, NULL, NULL, NULL), 0);
-    crypto_sign_seed_keypair(pk, sk, seed);
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    key_file_keypair(fx->key_path, pk, sk);
     crypto_sign_detached(sig, NULL, hash, 32, sk);
     sodium_memzero(sk, sizeof sk);
-    sodium_memzero(seed, sizeof seed);
-    sodium_memzero(text, length);
-    free(text);
 }
 
 /*
