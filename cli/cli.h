@@ -96,10 +96,12 @@ int cli_create_ledger(cli_context *cli, const char *program_json, loyalty_ledger
 
 /* --- input.c ------------------------------------------------------------- */
 int cli_read_file(cli_context *cli, const char *option, const char *path, char **text_out);
+int cli_read_public_key(cli_context *cli, const char *path, char hex_out[LOYALTY_PUBLIC_KEY_HEX + 1]);
+
+/* --- output_file.c ------------------------------------------------------- */
 /* What path is when it names one of the ledger's files or the input being read
  * (input_fd, or -1), so that the tool must not write to it; NULL otherwise. */
 const char *cli_protected_file(const cli_context *cli, const char *path, int input_fd);
-int cli_read_public_key(cli_context *cli, const char *path, char hex_out[LOYALTY_PUBLIC_KEY_HEX + 1]);
 
 /* --- output.c ------------------------------------------------------------ */
 int cli_exit_code(int rc);

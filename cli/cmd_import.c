@@ -357,6 +357,14 @@ static int run_import(import_run *run, const char *path)
     return import_exit_code(run);
 }
 
+/* Closes the input unless it is standard input. */
+static void close_input(import_run *run)
+{
+    if (run->input != NULL && run->input != stdin)
+        fclose(run->input);
+    run->input = NULL;
+}
+
 /* Opens the input ("-": stdin) and the results file (NULL or "-": stdout). */
 static int open_streams(import_run *run, const char *path, const char *results_path)
 {
@@ -365,31 +373,24 @@ static int open_streams(import_run *run, const char *path, const char *results_p
         return cli_usage_error(run->cli, "import: cannot read %s: %s", path, strerror(errno));
     struct stat status;
     if (fstat(fileno(run->input), &status) == 0 && S_ISDIR(status.st_mode)) {
-        if (run->input != stdin)
-            fclose(run->input);
-        run->input = NULL;
+        close_input(run);
         return cli_usage_error(run->cli, "import: cannot read %s: %s", path, strerror(EISDIR));
     }
     run->output = stdout;
-    const char *protected_file = results_path != NULL && strcmp(results_path, "-") != 0
-                                     ? cli_protected_file(run->cli, results_path, fileno(run->input))
-                                     : NULL;
+    if (results_path == NULL || strcmp(results_path, "-") == 0)
+        return CLI_CONTINUE;
+    const char *protected_file = cli_protected_file(run->cli, results_path, fileno(run->input));
     if (protected_file != NULL) {
-        if (run->input != stdin)
-            fclose(run->input);
-        run->input = NULL;
+        close_input(run);
         return cli_usage_error(run->cli, "--results: %s is %s; refusing to write over it",
                                results_path, protected_file);
     }
-    if (results_path != NULL && strcmp(results_path, "-") != 0) {
-        run->output = fopen(results_path, "w");
-        if (run->output == NULL) {
-            int error = errno;
-            if (run->input != stdin)
-                fclose(run->input);
-            return cli_usage_error(run->cli, "--results: cannot write %s: %s", results_path,
-                                   strerror(error));
-        }
+    run->output = fopen(results_path, "w");
+    if (run->output == NULL) {
+        int error = errno;
+        close_input(run);
+        return cli_usage_error(run->cli, "--results: cannot write %s: %s", results_path,
+                               strerror(error));
     }
     return CLI_CONTINUE;
 }
@@ -424,8 +425,7 @@ int cli_run_import(cli_context *cli, int argc, char **argv)
         exit_code = open_streams(run, path, results_path);
     if (exit_code == CLI_CONTINUE) {
         exit_code = run_import(run, path);
-        if (run->input != stdin)
-            fclose(run->input);
+        close_input(run);
     }
     loyalty_close(run->ledger);
     free(run);

@@ -142,10 +142,11 @@ static int take_leading_options(cli_context *cli, int argc, char **argv, int *in
         if (error[0] != '\0')
             return cli_usage_error(cli, "%s", error);
     }
-    if (*index >= argc && cli->json) /* --json: errors are one JSON line, even this one */
-        return cli_usage_error(cli, "a command is required after '%s' (see 'loyalty%s%s --help')",
-                               group ? group : "loyalty", group ? " " : "", group ? group : "");
     if (*index >= argc) {
+        if (cli->json) /* --json: errors are one JSON line, even this one */
+            return cli_usage_error(cli,
+                                   "a command is required after '%s' (see 'loyalty%s%s --help')",
+                                   group ? group : "loyalty", group ? " " : "", group ? group : "");
         print_usage(stderr, group);
         return CLI_EXIT_USAGE;
     }

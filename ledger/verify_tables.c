@@ -151,6 +151,14 @@ static int mismatch(loyalty_ledger *l, loyalty_verify_report *r, const char *tab
     return fail(l, LOYALTY_ERR_VERIFY, "%s", r->reason);
 }
 
+/* Whether a value of either row could not be read because memory ran out: then no
+ * difference seen between them is real. */
+static int memory_ran_out(sqlite3_stmt *mine, sqlite3_stmt *replayed)
+{
+    return sqlite3_errcode(sqlite3_db_handle(mine)) == SQLITE_NOMEM ||
+           sqlite3_errcode(sqlite3_db_handle(replayed)) == SQLITE_NOMEM;
+}
+
 static int compare_rows(loyalty_ledger *l, loyalty_verify_report *r, const char *table,
                         sqlite3_stmt *mine, sqlite3_stmt *replayed)
 {
@@ -160,8 +168,7 @@ static int compare_rows(loyalty_ledger *l, loyalty_verify_report *r, const char 
         return mismatch(l, r, table, mine, "the table's columns differ from the schema");
     for (int c = 0; c < columns; c++) {
         if (!same_value(mine, replayed, c)) {
-            if (sqlite3_errcode(sqlite3_db_handle(mine)) == SQLITE_NOMEM ||
-                sqlite3_errcode(sqlite3_db_handle(replayed)) == SQLITE_NOMEM)
+            if (memory_ran_out(mine, replayed))
                 return fail(l, LOYALTY_ERR_NOMEM, "out of memory comparing table %s", table);
             char have_hex[82], want_hex[82];
             const char *have = printable(mine, c, have_hex, sizeof have_hex);
@@ -173,6 +180,15 @@ static int compare_rows(loyalty_ledger *l, loyalty_verify_report *r, const char 
         }
     }
     return LOYALTY_OK;
+}
+
+/* When either step of a lockstep read failed: a storage error, never a difference. */
+static int read_failed(loyalty_ledger *l, int a, int b, const char *what)
+{
+    if ((a == SQLITE_ROW || a == SQLITE_DONE) && (b == SQLITE_ROW || b == SQLITE_DONE))
+        return LOYALTY_OK;
+    int rc = fail_db(l, what);
+    return rc == LOYALTY_OK || rc == LOYALTY_ERR_VERIFY ? LOYALTY_ERR_STORAGE : rc;
 }
 
 static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *r,
@@ -195,40 +211,36 @@ static int compare_table(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_ver
         int a = sqlite3_step(mine), b = sqlite3_step(replayed);
         if (a == SQLITE_DONE && b == SQLITE_DONE)
             break;
-        /* Rows out of step: the one with the smaller key is the extra or the missing one. */
-        int both = a == SQLITE_ROW && b == SQLITE_ROW;
-        int order = both ? compare_keys(mine, replayed, key_columns) : 0;
-        if (order < 0)
+        rc = read_failed(l, a, b, "comparing tables");
+        if (rc != LOYALTY_OK)
+            break;
+        /* Rows out of step (or one side ended): the one with the smaller key is
+         * the extra or the missing one. */
+        int order = a != SQLITE_ROW   ? 1
+                    : b != SQLITE_ROW ? -1
+                                      : compare_keys(mine, replayed, key_columns);
+        if (order != 0 && memory_ran_out(mine, replayed))
+            rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory comparing table %s", table);
+        else if (order < 0)
             rc = mismatch(l, r, table, mine, "the row is not in the signed history");
         else if (order > 0)
             rc = mismatch(l, r, table, replayed, "the row of the signed history is missing");
-        else if (both)
-            rc = compare_rows(l, r, table, mine, replayed);
-        else if (a == SQLITE_ROW && b == SQLITE_DONE)
-            rc = mismatch(l, r, table, mine, "the row is not in the signed history");
-        else if (a == SQLITE_DONE && b == SQLITE_ROW)
-            rc = mismatch(l, r, table, replayed, "the row of the signed history is missing");
         else
-            rc = fail_db(l, "comparing tables");
+            rc = compare_rows(l, r, table, mine, replayed);
     }
     sqlite3_finalize(mine);
     sqlite3_finalize(replayed);
     return rc;
 }
 
-/* When either step of a lockstep read failed: a storage error, never a difference. */
-static int read_failed(loyalty_ledger *l, int a, int b, const char *what)
+/* Records a schema difference about the object (a table, index, trigger or view) in row. */
+static int schema_mismatch(loyalty_ledger *l, loyalty_verify_report *r, sqlite3_stmt *row,
+                           const char *what)
 {
-    if ((a == SQLITE_ROW || a == SQLITE_DONE) && (b == SQLITE_ROW || b == SQLITE_DONE))
-        return LOYALTY_OK;
-    int rc = fail_db(l, what);
-    return rc == LOYALTY_OK || rc == LOYALTY_ERR_VERIFY ? LOYALTY_ERR_STORAGE : rc;
-}
-
-/* Records a schema difference about object `name` (a table, index, trigger or view). */
-static int schema_mismatch(loyalty_ledger *l, loyalty_verify_report *r, const char *type,
-                           const char *name, const char *what)
-{
+    const char *name = (const char *)sqlite3_column_text(row, 0);
+    const char *type = (const char *)sqlite3_column_text(row, 1);
+    if (name == NULL || type == NULL)
+        return fail(l, LOYALTY_ERR_NOMEM, "out of memory reading the schema");
     r->first_bad_seq = 0;
     snprintf(r->table, sizeof r->table, "sqlite_schema");
     snprintf(r->row_key, sizeof r->row_key, "%s", name);
@@ -244,7 +256,8 @@ static int schema_mismatch(loyalty_ledger *l, loyalty_verify_report *r, const ch
  */
 int verify_schema(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *r)
 {
-    static const char sql[] = "SELECT name, type, tbl_name, sql FROM sqlite_schema ORDER BY name, type";
+    static const char sql[] =
+        "SELECT name, type, tbl_name, sql FROM sqlite_schema ORDER BY name, type";
     sqlite3_stmt *mine = NULL, *replayed = NULL;
     int rc = LOYALTY_OK;
     if (sqlite3_prepare_v2(l->db, sql, -1, &mine, NULL) != SQLITE_OK ||
@@ -257,58 +270,55 @@ int verify_schema(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_rep
         rc = read_failed(l, a, b, "reading the schema");
         if (rc != LOYALTY_OK)
             break;
-        const char *name_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : NULL;
-        const char *name_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : NULL;
-        int order = name_a == NULL ? 1 : name_b == NULL ? -1 : strcmp(name_a, name_b);
-        if (order < 0)
-            rc = schema_mismatch(l, r, (const char *)sqlite3_column_text(mine, 1), name_a,
-                                 "is not one the migrations create");
+        const char *name_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : "";
+        const char *name_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : "";
+        if (name_a == NULL || name_b == NULL) {
+            rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory reading the schema");
+            break;
+        }
+        /* One side ended, or names out of step: the smaller name is extra or missing. */
+        int order = a != SQLITE_ROW ? 1 : b != SQLITE_ROW ? -1 : strcmp(name_a, name_b);
+        int differs = order != 0 || !same_value(mine, replayed, 1) ||
+                      !same_value(mine, replayed, 2) || !same_value(mine, replayed, 3);
+        if (differs && memory_ran_out(mine, replayed))
+            rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory reading the schema");
+        else if (order < 0)
+            rc = schema_mismatch(l, r, mine, "is not one the migrations create");
         else if (order > 0)
-            rc = schema_mismatch(l, r, (const char *)sqlite3_column_text(replayed, 1), name_b,
-                                 "is missing from the ledger");
-        else if (!same_value(mine, replayed, 1) || !same_value(mine, replayed, 2) ||
-                 !same_value(mine, replayed, 3))
-            rc = schema_mismatch(l, r, (const char *)sqlite3_column_text(mine, 1), name_a,
-                                 "differs from the one the migrations create");
+            rc = schema_mismatch(l, r, replayed, "is missing from the ledger");
+        else if (differs)
+            rc = schema_mismatch(l, r, mine, "differs from the one the migrations create");
     }
     sqlite3_finalize(mine);
     sqlite3_finalize(replayed);
     return rc;
 }
 
-/* Both databases must hold the same tables; then each is compared. */
+/*
+ * Compares every table of the ledger with the replay ledger's. verify_schema()
+ * has already found both schemas equal, so both hold the same tables.
+ */
 int verify_tables(loyalty_ledger *l, loyalty_ledger *scratch, loyalty_verify_report *report)
 {
     static const char sql[] = "SELECT name FROM sqlite_schema WHERE type = 'table'"
-                              " AND name NOT LIKE 'sqlite_%' ORDER BY name";
-    int rc = LOYALTY_OK;
-    sqlite3_stmt *mine = NULL, *replayed = NULL;
-    if (sqlite3_prepare_v2(l->db, sql, -1, &mine, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(scratch->db, sql, -1, &replayed, NULL) != SQLITE_OK)
+                              " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
+    sqlite3_stmt *tables = NULL;
+    int rc = LOYALTY_OK, step;
+    if (sqlite3_prepare_v2(l->db, sql, -1, &tables, NULL) != SQLITE_OK)
         rc = fail_db(l, "listing tables");
-    while (rc == LOYALTY_OK) {
-        int a = sqlite3_step(mine), b = sqlite3_step(replayed);
-        if (a == SQLITE_DONE && b == SQLITE_DONE)
-            break;
-        rc = read_failed(l, a, b, "listing tables");
-        if (rc != LOYALTY_OK)
-            break;
-        const char *table_a = a == SQLITE_ROW ? (const char *)sqlite3_column_text(mine, 0) : "";
-        const char *table_b = b == SQLITE_ROW ? (const char *)sqlite3_column_text(replayed, 0) : "";
-        if (a != SQLITE_ROW || b != SQLITE_ROW || strcmp(table_a, table_b) != 0) {
-            snprintf(report->table, sizeof report->table, "%s", a == SQLITE_ROW ? table_a : table_b);
-            snprintf(report->reason, sizeof report->reason, "the ledger's tables differ from the schema"
-                     " (%s)", report->table);
-            rc = fail(l, LOYALTY_ERR_VERIFY, "%s", report->reason);
-        } else if (strcmp(table_a, "audit") != 0) {
+    while (rc == LOYALTY_OK && (step = sqlite3_step(tables)) == SQLITE_ROW) {
+        const char *table = (const char *)sqlite3_column_text(tables, 0);
+        if (table == NULL)
+            rc = fail(l, LOYALTY_ERR_NOMEM, "out of memory listing tables");
+        else if (strcmp(table, "audit") != 0)
             /* The audit table is the signed history itself: the chain walk read every
              * row in seq order from 1 (so none is missing or extra), recomputed each
              * hash, checked each signature and link, and compared each payload with
              * the re-executed one. The replay does not copy it. */
-            rc = compare_table(l, scratch, report, table_a);
-        }
+            rc = compare_table(l, scratch, report, table);
     }
-    sqlite3_finalize(mine);
-    sqlite3_finalize(replayed);
+    if (rc == LOYALTY_OK && step != SQLITE_DONE)
+        rc = read_failed(l, step, SQLITE_DONE, "listing tables");
+    sqlite3_finalize(tables);
     return rc;
 }

@@ -354,7 +354,9 @@ static void append_forged_entry(fixture *fx, int64_t ts_us, const char *action, 
     fx->ledger = NULL;
     sqlite3 *db = db_direct(fx, 1);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, hash, key_id FROM audit ORDER BY seq DESC LIMIT 1",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT seq, hash, key_id FROM audit"
+                                        " ORDER BY seq DESC LIMIT 1",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -368,7 +370,8 @@ static void append_forged_entry(fixture *fx, int64_t ts_us, const char *action, 
     sign_with_ledger_key(fx, hash, sig);
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "INSERT INTO audit (seq, ts_us, actor, action, payload,"
-                                        " prev_hash, hash, key_id, sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                        " prev_hash, hash, key_id, sig)"
+                                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                         -1, &st, NULL),
                      SQLITE_OK);
     sqlite3_bind_int64(st, 1, seq);
@@ -424,7 +427,24 @@ static void test_verify_refuses_unnegatable_points(void **state)
     award_points(fx, "m1", "a1", 10);
     int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
     append_forged_entry(fx, T0_US, "redeem",
-                        "{\"tx\":2,\"member\":\"m1\",\"ref\":\"r1\",\"points\":-9223372036854775808}");
+                        "{\"tx\":2,\"member\":\"m1\",\"ref\":\"r1\","
+                        "\"points\":-9223372036854775808}");
+    expect_verify_failure(fx, seq, "points out of range");
+}
+
+/* The same for a capture, whose payload also holds its points negative. */
+static void test_verify_refuses_unnegatable_capture(void **state)
+{
+    fixture *fx = *state;
+    add_member(fx, "m1");
+    award_points(fx, "m1", "a1", 10);
+    loyalty_hold_request hold = {.member = "m1", .ref = "h1", .points = 5};
+    loyalty_hold_info info;
+    assert_int_equal(loyalty_hold(fx->ledger, &hold, &info), LOYALTY_OK);
+    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
+    append_forged_entry(fx, T0_US, "capture",
+                        "{\"tx\":2,\"member\":\"m1\",\"ref\":\"h1\","
+                        "\"points\":-9223372036854775808}");
     expect_verify_failure(fx, seq, "points out of range");
 }
 
@@ -453,9 +473,14 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_chain_hashes_and_signatures, setup_ledger, teardown),
         cmocka_unit_test_setup_teardown(test_key_misuse, setup_ledger, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_refuses_time_out_of_range, setup_ledger, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_refuses_time_before_1970, setup_ledger, teardown),
-        cmocka_unit_test_setup_teardown(test_verify_refuses_unnegatable_points, setup_ledger, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_refuses_time_out_of_range, setup_ledger,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_verify_refuses_time_before_1970, setup_ledger,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_verify_refuses_unnegatable_points, setup_ledger,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_verify_refuses_unnegatable_capture, setup_ledger,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
