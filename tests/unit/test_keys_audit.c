@@ -348,7 +348,8 @@ static void sign_with_ledger_key(const fixture *fx, const unsigned char hash[32]
  * what a key holder could write by hand. verify must refuse it for what it
  * holds, and say so, without re-executing nonsense first.
  */
-static void append_forged_entry(fixture *fx, int64_t ts_us, const char *action, const char *payload)
+static int64_t append_forged_entry(fixture *fx, int64_t ts_us, const char *action,
+                                   const char *payload)
 {
     loyalty_close(fx->ledger);
     fx->ledger = NULL;
@@ -387,10 +388,14 @@ static void append_forged_entry(fixture *fx, int64_t ts_us, const char *action, 
     sqlite3_finalize(st);
     sqlite3_close(db);
     reopen(fx);
+    return seq;
 }
 
-static void expect_verify_failure(fixture *fx, int64_t seq, const char *reason)
+/* Appends the forged entry and expects verify to refuse it, at its seq, for reason. */
+static void expect_forged_entry_refused(fixture *fx, int64_t ts_us, const char *action,
+                                        const char *payload, const char *reason)
 {
+    int64_t seq = append_forged_entry(fx, ts_us, action, payload);
     loyalty_verify_report report;
     assert_int_equal(loyalty_verify(fx->ledger, NULL, NULL, &report), LOYALTY_ERR_VERIFY);
     assert_int_equal(report.first_bad_seq, seq);
@@ -404,48 +409,44 @@ static void test_verify_refuses_time_out_of_range(void **state)
     fixture *fx = *state;
     add_member(fx, "m1");
     award_points(fx, "m1", "a1", 10);
-    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
-    append_forged_entry(fx, INT64_MAX - 1,
-                        "award", "{\"tx\":2,\"member\":\"m1\",\"ref\":\"a2\",\"points\":5}");
-    expect_verify_failure(fx, seq, "outside 1970 to 9999");
+    expect_forged_entry_refused(fx, INT64_MAX - 1, "award",
+                                "{\"tx\":2,\"member\":\"m1\",\"ref\":\"a2\",\"points\":5}",
+                                "outside 1970 to 9999");
 }
 
 static void test_verify_refuses_time_before_1970(void **state)
 {
     fixture *fx = *state;
     add_member(fx, "m1");
-    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
-    append_forged_entry(fx, -5, "member_add", "{\"member\":\"m2\"}");
-    expect_verify_failure(fx, seq, "outside 1970 to 9999");
+    expect_forged_entry_refused(fx, -5, "member_add", "{\"member\":\"m2\"}",
+                                "outside 1970 to 9999");
 }
 
-/* A debit of INT64_MIN points has no positive counterpart to replay. */
-static void test_verify_refuses_unnegatable_points(void **state)
+/*
+ * A debit (redeem, capture) of INT64_MIN points has no positive counterpart
+ * to replay. The ledger holds an open hold "h1" for the capture to name.
+ */
+static void expect_unnegatable_debit_refused(fixture *fx, const char *action)
 {
-    fixture *fx = *state;
-    add_member(fx, "m1");
-    award_points(fx, "m1", "a1", 10);
-    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
-    append_forged_entry(fx, T0_US, "redeem",
-                        "{\"tx\":2,\"member\":\"m1\",\"ref\":\"r1\","
-                        "\"points\":-9223372036854775808}");
-    expect_verify_failure(fx, seq, "points out of range");
-}
-
-/* The same for a capture, whose payload also holds its points negative. */
-static void test_verify_refuses_unnegatable_capture(void **state)
-{
-    fixture *fx = *state;
     add_member(fx, "m1");
     award_points(fx, "m1", "a1", 10);
     loyalty_hold_request hold = {.member = "m1", .ref = "h1", .points = 5};
     loyalty_hold_info info;
     assert_int_equal(loyalty_hold(fx->ledger, &hold, &info), LOYALTY_OK);
-    int64_t seq = sql_integer(fx, "SELECT MAX(seq) FROM audit") + 1;
-    append_forged_entry(fx, T0_US, "capture",
-                        "{\"tx\":2,\"member\":\"m1\",\"ref\":\"h1\","
-                        "\"points\":-9223372036854775808}");
-    expect_verify_failure(fx, seq, "points out of range");
+    expect_forged_entry_refused(fx, T0_US, action,
+                                "{\"tx\":2,\"member\":\"m1\",\"ref\":\"h1\","
+                                "\"points\":-9223372036854775808}",
+                                "points out of range");
+}
+
+static void test_verify_refuses_unnegatable_points(void **state)
+{
+    expect_unnegatable_debit_refused(*state, "redeem");
+}
+
+static void test_verify_refuses_unnegatable_capture(void **state)
+{
+    expect_unnegatable_debit_refused(*state, "capture");
 }
 
 static void test_key_misuse(void **state)
